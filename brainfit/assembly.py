@@ -284,7 +284,7 @@ def _duplicates(values: Iterable) -> list:
 
 
 def _short(items: Sequence, k: int = 5) -> str:
-    items = list(items)
+    items = [x.item() if isinstance(x, np.generic) else x for x in items]
     head = ", ".join(repr(x) for x in items[:k])
     return head + (f", ... ({len(items)} in all)" if len(items) > k else "")
 
@@ -451,7 +451,7 @@ def select_region(a: xr.DataArray, region: str) -> xr.DataArray:
     regions = np.asarray(a.coords[REGION].values).astype(str)
     mask = regions == region
     if not mask.any():
-        raise ValueError(f"region {region!r} not in assembly; regions present: {sorted(set(regions))}")
+        raise ValueError(f"region {region!r} not in assembly; regions present: {sorted(set(regions.tolist()))}")
     return a.isel({NEUROID: np.flatnonzero(mask)})
 
 
