@@ -9,3 +9,19 @@ import torch
 
 # Tests run on small CPUs; keep torch from oversubscribing cores.
 torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="session")
+def synthetic_default():
+    """The default synthetic dataset (generated once per test session)."""
+    from brainfit.data import load_dataset
+
+    return load_dataset("synthetic")
+
+
+@pytest.fixture(scope="session")
+def synthetic_small():
+    """A small synthetic dataset (2 images per object and level, 4 repetitions)."""
+    from brainfit.data import load_dataset
+
+    return load_dataset("synthetic", images_per_object=2, n_repetitions=4, n_v4=16, n_it=24)

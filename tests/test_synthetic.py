@@ -1,0 +1,124 @@
+"""The synthetic ventral stream keeps the promises of its dataset card."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+from brainfit.assembly import NEURAL_DIMS, average_repetitions, select_region, validate_neural
+from brainfit.data import list_datasets, load_dataset
+from brainfit.data.synthetic import SyntheticConfig, response_window
+
+
+def _trials(neural, stimulus_ids):
+    """(n_stim, n_rep, neuroid, bin) array indexed by stimulus order and repetition."""
+    idx = {s: i for i, s in enumerate(stimulus_ids)}
+    rep = neural.repetition.values
+    out = np.full((len(stimulus_ids), rep.max() + 1) + neural.shape[1:], np.nan)
+    out[[idx[s] for s in neural.stimulus_id.values], rep] = neural.values
+    return out
+
+
+def _split_half(trials):
+    h1, h2 = trials[:, 0::2].mean(1), trials[:, 1::2].mean(1)
+    h1, h2 = h1 - h1.mean(0), h2 - h2.mean(0)
+    r = (h1 * h2).sum(0) / np.sqrt((h1**2).sum(0) * (h2**2).sum(0))
+    return 2 * r / (1 + r)
+
+
+def test_registered():
+    assert "synthetic" in list_datasets()
+    with pytest.raises(KeyError, match="did you mean \\['synthetic'\\]"):
+        load_dataset("synthetc")
+
+
+def test_shapes_and_metadata(synthetic_default):
+    stimuli, neural = synthetic_default
+    cfg = SyntheticConfig()
+    n_images = cfg.n_categories * cfg.objects_per_category * cfg.images_per_object * 3
+    assert len(stimuli) == n_images
+    assert stimuli.load_image(0).shape == (64, 64, 3)
+    assert neural.dims == NEURAL_DIMS
+    assert neural.sizes["presentation"] == n_images * cfg.n_repetitions
+    assert neural.sizes["neuroid"] == cfg.n_v4 + cfg.n_it and neural.sizes["time_bin"] == 19
+    assert set(stimuli.metadata.category) == {"blob", "star", "cross", "ring", "polygon", "crescent", "dumbbell", "chevron"}
+    assert stimuli.metadata.object_name.nunique() == 32
+    assert sorted(set(stimuli.metadata.variation)) == [0, 3, 6]
+    assert np.all(neural.values >= 0) and np.all(neural.values == np.round(neural.values))  # spike counts
+    validate_neural(neural, require_repetitions=True)
+    # every trial's metadata agrees with its stimulus
+    meta = stimuli.metadata.set_index("stimulus_id")
+    np.testing.assert_array_equal(meta.loc[neural.stimulus_id.values, "category"].values, neural.category.values)
+
+
+def test_deterministic_and_seeded():
+    a_stim, a = load_dataset("synthetic", images_per_object=1, n_v4=8, n_it=8)
+    b_stim, b = load_dataset("synthetic", images_per_object=1, n_v4=8, n_it=8)
+    np.testing.assert_array_equal(a_stim.images(), b_stim.images())
+    np.testing.assert_array_equal(a.values, b.values)
+    np.testing.assert_array_equal(a.stimulus_id.values, b.stimulus_id.values)
+    c_stim, c = load_dataset("synthetic", images_per_object=1, n_v4=8, n_it=8, seed=1)
+    assert not np.array_equal(a_stim.images(), c_stim.images())
+    assert not np.array_equal(a.values, c.values)
+
+
+def test_median_reliability_matches_request(synthetic_default):
+    stimuli, neural = synthetic_default
+    sb = _split_half(_trials(neural, stimuli.stimulus_ids))
+    window = response_window(neural.latency_ms.values, neural.time_bin_start.values, neural.time_bin_end.values)
+    for region in ("V4", "IT"):
+        mask = (neural.region.values == region)[:, None] & window
+        assert abs(np.median(sb[mask]) - SyntheticConfig().reliability) < 0.08, region
+
+
+def test_reliability_parameter_controls_reliability():
+    stimuli, neural = load_dataset("synthetic", images_per_object=3, reliability=0.85, n_v4=16, n_it=24)
+    sb = _split_half(_trials(neural, stimuli.stimulus_ids))
+    window = response_window(neural.latency_ms.values, neural.time_bin_start.values, neural.time_bin_end.values)
+    assert abs(np.median(sb[window]) - 0.85) < 0.08
+
+
+def _latency_ms(avg, region):
+    """First bin at which the population's stimulus-driven variance reaches 20% of its peak."""
+    a = select_region(avg, region)
+    var = a.values.var(axis=0).mean(axis=0)
+    return float(a.time_bin_start.values[np.argmax(var >= 0.2 * var.max())])
+
+
+def test_v4_leads_it(synthetic_default):
+    _, neural = synthetic_default
+    avg = average_repetitions(neural)
+    v4, it = _latency_ms(avg, "V4"), _latency_ms(avg, "IT")
+    assert v4 < it, (v4, it)
+    assert it - v4 >= 20
+
+
+def _decode(avg, region, variation, t0, t1):
+    a = select_region(avg, region)
+    keep = a.variation.values == variation
+    bins = (a.time_bin_start.values >= t0) & (a.time_bin_end.values <= t1)
+    x = a.values[keep][:, :, bins].mean(axis=2)
+    x = (x - x.mean(0)) / (x.std(0) + 1e-9)
+    y = a.category.values[keep]
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    return cross_val_score(LogisticRegression(C=0.1, max_iter=3000), x, y, cv=cv).mean()
+
+
+def test_it_category_information_keeps_rising_for_high_variation(synthetic_default):
+    _, neural = synthetic_default
+    avg = average_repetitions(neural)
+    early_hi, late_hi = _decode(avg, "IT", 6, 100, 140), _decode(avg, "IT", 6, 190, 260)
+    early_lo, late_lo = _decode(avg, "IT", 0, 100, 140), _decode(avg, "IT", 0, 190, 260)
+    chance = 1 / 8
+    assert late_hi > chance + 0.2  # high-variation categories are decodable late
+    assert late_hi - early_hi > 0.1, (early_hi, late_hi)  # and that information arrives after the sweep
+    assert early_lo > 0.7 and late_lo - early_lo < late_hi - early_hi  # low variation is solved early
+
+
+def test_bad_config_is_rejected():
+    with pytest.raises(ValueError, match="reliability must lie in"):
+        load_dataset("synthetic", reliability=1.2)
+    with pytest.raises(ValueError, match="n_repetitions must be >= 2"):
+        load_dataset("synthetic", n_repetitions=1)
+    with pytest.raises(TypeError):
+        load_dataset("synthetic", bogus=3)
