@@ -1,0 +1,433 @@
+"""Task training with backpropagation through time over the unrolled steps.
+
+:func:`train` runs a :class:`TrainConfig` into an output folder holding ``config.yaml`` (the
+resolved config), ``metrics.csv``/``metrics.json`` (one row per epoch), ``last.pt`` (resumable
+state, rewritten every epoch and every ``checkpoint_every`` iterations), ``best.pt`` (best
+validation accuracy) and ``model.pt`` (final weights, config and metrics).
+
+Resuming is exact on CPU: an epoch's batch order and augmentation are pure functions of
+``(seed, epoch)`` plus a generator whose state is checkpointed, and the optimizer, schedule and
+RNG states are restored, so an interrupted run continues with the very batches and updates the
+uninterrupted run would have made.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+from tqdm.auto import tqdm
+
+from brainfit._io import atomic_write_json, atomic_write_text
+from brainfit.device import resolve_device
+from brainfit.training.checkpoint import load_checkpoint, save_checkpoint
+from brainfit.training.data import (
+    CIFAR_MEAN, CIFAR_STD, ClassificationData, augment_batch, epoch_batches, load_classification_data,
+    to_tensor, train_val_split,
+)
+
+__all__ = ["TrainConfig", "train", "evaluate", "step_loss_weights", "TrainResult"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (saved next to every output and in checkpoints).
+
+    Parameters
+    ----------
+    model : str
+        Registry name (``brainfit models list``).
+    model_kwargs : dict
+        Keyword arguments for ``create_model``.
+    data : str
+        A folder of class subfolders, a zip of class folders (e.g. the CIFAR-10 JPEG zip, read
+        with ``split="train"``), or ``synthetic[:category|:object_name]``.
+    test_data : str, optional
+        Evaluated once at the end (``split="test"`` of the same spec when ``"same"``).
+    image_size : int, optional
+        Resize images on load (antialiased).
+    epochs, batch_size : int
+    optimizer : {"adamw", "sgd"}
+    lr, weight_decay, momentum : float
+    warmup_epochs : float
+        Linear warm-up, then cosine decay to ``min_lr_fraction * lr`` (per iteration).
+    grad_clip : float or None
+        Clip the global gradient norm.
+    n_steps, on_steps : int, optional
+        Unroll length and stimulus duration in training (default: the model's own ``n_steps``;
+        image shown on every step). Fewer steps in training than at evaluation is fine.
+    loss_steps : {"last", "all"}
+        Loss on the last step, or on every step at which the readout exists.
+    step_weighting : {"uniform", "linear"}
+        With ``loss_steps="all"``: equal weights, or weights growing linearly with the step.
+    augment : bool
+        Random crop (padding 4) and horizontal flip.
+    val_fraction : float
+        Held-out stratified fraction of the training data for validation.
+    max_train_images : int, optional
+        Use a deterministic subset (quick runs, tests).
+    early_stop_patience : int, optional
+        Stop when validation accuracy has not improved for this many epochs.
+    checkpoint_every : int
+        Also write ``last.pt`` every this many iterations (0: only at epoch ends).
+    amp : bool
+        Mixed precision (CUDA only; ignored with a warning on CPU).
+    compile : bool
+        ``torch.compile`` the model for training.
+    device : str
+        See :func:`brainfit.device.resolve_device`.
+    mean, std : tuple
+        Input normalisation (default CIFAR-10 statistics).
+    seed : int
+    """
+
+    model: str
+    data: str
+    model_kwargs: dict = field(default_factory=dict)
+    test_data: str | None = None
+    image_size: int | None = None
+    epochs: int = 20
+    batch_size: int = 128
+    optimizer: str = "adamw"
+    lr: float = 2e-3
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+    warmup_epochs: float = 1.0
+    min_lr_fraction: float = 0.01
+    grad_clip: float | None = 1.0
+    n_steps: int | None = None
+    on_steps: int | None = None
+    loss_steps: str = "last"
+    step_weighting: str = "uniform"
+    augment: bool = True
+    val_fraction: float = 0.1
+    max_train_images: int | None = None
+    early_stop_patience: int | None = None
+    checkpoint_every: int = 0
+    amp: bool = False
+    compile: bool = False
+    device: str = "cpu"
+    mean: tuple[float, float, float] = CIFAR_MEAN
+    std: tuple[float, float, float] = CIFAR_STD
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.optimizer in ("adamw", "sgd"), f"optimizer must be 'adamw' or 'sgd', got {self.optimizer!r}"),
+            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (self.loss_steps in ("last", "all"), f"loss_steps must be 'last' or 'all', got {self.loss_steps!r}"),
+            (self.step_weighting in ("uniform", "linear"), f"step_weighting must be 'uniform' or 'linear', got {self.step_weighting!r}"),
+            (self.n_steps is None or self.n_steps >= 1, f"n_steps must be >= 1, got {self.n_steps}"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ValueError(msg)
+        object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
+        object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+        object.__setattr__(self, "model_kwargs", dict(self.model_kwargs))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["mean"], d["std"] = list(self.mean), list(self.std)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
+        d = dict(d)
+        for k in ("mean", "std"):
+            if k in d:
+                d[k] = tuple(d[k])
+        return cls(**d)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> TrainConfig:
+        with open(path) as f:
+            return cls.from_dict(yaml.safe_load(f) or {})
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`."""
+
+    out_dir: Path
+    model: nn.Module
+    metrics: list[dict]
+    test_accuracy: float | None
+    wall_time_s: float
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _readout_from(model: nn.Module) -> int:
+    """First time step whose logits depend on the input (0 for feedforward models)."""
+    fn = getattr(model, "readout_step", None)
+    if callable(fn):
+        return int(fn())
+    if isinstance(fn, int):
+        return fn
+    return 0
+
+
+def step_loss_weights(n_steps: int, first_valid: int, mode: str, weighting: str) -> torch.Tensor:
+    """Loss weight per time step (sums to 1): last step only, or all valid steps."""
+    w = torch.zeros(n_steps)
+    if mode == "last" or first_valid >= n_steps - 1:
+        w[-1] = 1.0
+        return w
+    steps = torch.arange(first_valid, n_steps, dtype=torch.float32)
+    w[first_valid:] = 1.0 if weighting == "uniform" else steps - first_valid + 1.0
+    return w / w.sum()
+
+
+def _forward_logits(model: nn.Module, x: torch.Tensor, n_steps: int | None, on_steps: int | None) -> torch.Tensor:
+    if getattr(model, "is_recurrent", False) or n_steps is not None:
+        out = model(x, n_steps=n_steps, on_steps=on_steps)
+    else:
+        out = model(x)
+    if isinstance(out, tuple):
+        out = out[0]
+    if out.dim() == 2:
+        out = out[:, None]
+    return out  # (B, T, C)
+
+
+def _lr_lambda(total: int, warmup: int, min_fraction: float) -> Callable[[int], float]:
+    def fn(it: int) -> float:
+        if warmup > 0 and it < warmup:
+            return (it + 1) / warmup
+        progress = (it - warmup) / max(1, total - warmup)
+        return min_fraction + (1 - min_fraction) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return fn
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: ClassificationData, *, n_steps: int | None = None, on_steps: int | None = None,
+             batch_size: int = 256, mean: Sequence[float] = CIFAR_MEAN, std: Sequence[float] = CIFAR_STD,
+             device: str | torch.device | None = None, progress: bool = False) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of the last time step's logits on ``data``."""
+    dev = resolve_device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for lo in tqdm(range(0, len(data), batch_size), desc="evaluating", disable=not progress, leave=False):
+        x = to_tensor(data.images[lo:lo + batch_size], mean, std).to(dev)
+        y = torch.from_numpy(data.labels[lo:lo + batch_size]).to(dev)
+        logits = _forward_logits(model, x, n_steps, on_steps)[:, -1].float()
+        total_loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+    model.train(was_training)
+    n = max(1, len(data))
+    return total_loss / n, correct / n
+
+
+def _write_metrics(out: Path, rows: list[dict]) -> None:
+    atomic_write_json(out / "metrics.json", rows)
+    if rows:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0].keys()))
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(out / "metrics.csv", buf.getvalue())
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, progress: bool = True,
+          callbacks: Sequence[Callable[[dict], None]] = (), data: ClassificationData | None = None,
+          test_data: ClassificationData | None = None) -> TrainResult:
+    """Train ``config.model`` on ``config.data`` and write checkpoints and metrics to ``out_dir``.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    out_dir : path
+        Created if needed. With ``resume=True`` and a ``last.pt`` there from the same config, the
+        run continues where it stopped.
+    callbacks : sequence of callables
+        Called after every optimisation step with a dict ``{"iteration", "epoch", "loss",
+        "model", "config"}`` (e.g. :class:`brainfit.training.snapshots.ActivationSnapshots`).
+        An exception raised by a callback interrupts the run after the last checkpoint.
+    data, test_data : ClassificationData, optional
+        Pre-loaded data (otherwise loaded from ``config.data`` / ``config.test_data``).
+    """
+    from brainfit.models import create_model
+
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_dict = config.to_dict()
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+
+    if data is None:
+        data = load_classification_data(config.data, split="train", image_size=config.image_size, progress=progress)
+    train_idx, val_idx = train_val_split(data.labels, config.val_fraction, config.seed)
+    if config.max_train_images is not None:
+        train_idx = train_idx[np.random.default_rng([config.seed, 5]).permutation(len(train_idx))[:config.max_train_images]]
+        train_idx.sort()
+    train_set, val_set = data.subset(train_idx), data.subset(val_idx)
+
+    model = create_model(config.model, **config.model_kwargs).to(device)
+    n_classes = getattr(model, "n_classes", None)
+    if n_classes is not None and n_classes < len(data.classes):
+        raise ValueError(f"model {config.model!r} has {n_classes} outputs but the data have {len(data.classes)} classes; "
+                         f"pass model_kwargs={{'n_classes': {len(data.classes)}}}")
+    if config.optimizer == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                              weight_decay=config.weight_decay, nesterov=True)
+    per_epoch = len(epoch_batches(len(train_set), config.batch_size, config.seed, 0))
+    if per_epoch == 0:
+        raise ValueError(f"{len(train_set)} training images is less than one batch of {config.batch_size}")
+    total = per_epoch * config.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, int(config.warmup_epochs * per_epoch),
+                                                              config.min_lr_fraction))
+    use_amp = config.amp and device.type == "cuda"
+    if config.amp and not use_amp:
+        log.warning("amp=True ignored: mixed precision is used on CUDA only")
+    scaler = torch.amp.GradScaler("cuda") if use_amp else None
+    fwd_model = torch.compile(model) if config.compile else model
+
+    n_steps = config.n_steps if config.n_steps is not None else (getattr(model, "n_steps", 1) if getattr(model, "is_recurrent", False) else None)
+    on_steps = config.on_steps if config.on_steps is not None else n_steps
+    T = n_steps or 1
+    weights = step_loss_weights(T, min(_readout_from(model), T - 1), config.loss_steps, config.step_weighting).to(device)
+
+    metrics: list[dict] = []
+    start_epoch, start_iter, best_acc, aug_state = 0, 0, -1.0, None
+    last = out / "last.pt"
+    if resume and last.exists():
+        ckpt = load_checkpoint(last, map_location=device)
+        if ckpt["config"] != cfg_dict:
+            diff = sorted(k for k in set(cfg_dict) | set(ckpt["config"]) if cfg_dict.get(k) != ckpt["config"].get(k))
+            raise ValueError(f"{last} was written by a different config (differs in {diff}); use another out_dir or resume=False")
+        model.load_state_dict(ckpt["state_dict"], strict=True)
+        st = ckpt["training_state"]
+        opt.load_state_dict(st["optimizer"])
+        sched.load_state_dict(st["scheduler"])
+        if scaler is not None and st.get("scaler"):
+            scaler.load_state_dict(st["scaler"])
+        torch.set_rng_state(st["torch_rng"])
+        start_epoch, start_iter, best_acc = st["epoch"], st["iteration_in_epoch"], st["best_val_acc"]
+        aug_state = st.get("aug_rng")
+        metrics = list(ckpt["metrics"])
+        log.info("resuming %s at epoch %d, iteration %d", out, start_epoch, start_iter)
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg_dict, sort_keys=False))
+
+    def checkpoint(epoch: int, it_in_epoch: int, aug: torch.Generator) -> None:
+        save_checkpoint(last, model=model, model_name=config.model, model_kwargs=config.model_kwargs, config=cfg_dict,
+                        metrics=metrics, training_state={
+                            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                            "scaler": scaler.state_dict() if scaler is not None else None,
+                            "torch_rng": torch.get_rng_state(), "aug_rng": aug.get_state(),
+                            "epoch": epoch, "iteration_in_epoch": it_in_epoch, "best_val_acc": best_acc})
+
+    stale = 0
+    model.train()
+    for epoch in range(start_epoch, config.epochs):
+        t_epoch = time.perf_counter()
+        batches = epoch_batches(len(train_set), config.batch_size, config.seed, epoch)
+        aug = torch.Generator().manual_seed(int(config.seed * 100003 + epoch))
+        if aug_state is not None and epoch == start_epoch:
+            aug.set_state(aug_state)
+        first = start_iter if epoch == start_epoch else 0
+        run_loss, run_correct, run_n = 0.0, 0, 0
+        bar = tqdm(range(first, len(batches)), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
+        for i in bar:
+            idx = batches[i]
+            x = to_tensor(train_set.images[idx], config.mean, config.std)
+            if config.augment:
+                x = augment_batch(x, aug)
+            x = x.to(device, non_blocking=True)
+            y = torch.from_numpy(train_set.labels[idx]).to(device)
+            with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
+                logits = _forward_logits(fwd_model, x, n_steps, on_steps)
+                per_step = torch.stack([nn.functional.cross_entropy(logits[:, t].float(), y) for t in range(logits.shape[1])])
+                loss = (per_step * weights[-logits.shape[1]:]).sum()
+            opt.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
+            else:
+                loss.backward()
+            if config.grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            if scaler is not None:
+                scaler.step(opt)
+                scaler.update()
+            else:
+                opt.step()
+            sched.step()
+            run_loss += loss.item() * len(idx)
+            run_correct += (logits[:, -1].argmax(1) == y).sum().item()
+            run_n += len(idx)
+            bar.set_postfix(loss=f"{run_loss / run_n:.3f}", acc=f"{run_correct / run_n:.3f}")
+            iteration = epoch * len(batches) + i + 1
+            if config.checkpoint_every and iteration % config.checkpoint_every == 0:
+                checkpoint(epoch, i + 1, aug)
+            for cb in callbacks:
+                cb({"iteration": iteration, "epoch": epoch, "loss": loss.item(), "model": model, "config": config})
+        val_loss, val_acc = (evaluate(model, val_set, n_steps=n_steps, on_steps=on_steps, mean=config.mean,
+                                      std=config.std) if len(val_set) else (float("nan"), float("nan")))
+        row = {"epoch": epoch + 1, "train_loss": run_loss / max(1, run_n), "train_acc": run_correct / max(1, run_n),
+               "val_loss": val_loss, "val_acc": val_acc, "lr": opt.param_groups[0]["lr"],
+               "epoch_time_s": time.perf_counter() - t_epoch, "images_per_s": run_n / max(1e-9, time.perf_counter() - t_epoch)}
+        metrics.append(row)
+        _write_metrics(out, metrics)
+        log.info("epoch %d: %s", epoch + 1, {k: round(v, 4) for k, v in row.items()})
+        improved = val_acc > best_acc
+        if improved:
+            best_acc = val_acc
+            stale = 0
+            save_checkpoint(out / "best.pt", model=model, model_name=config.model, model_kwargs=config.model_kwargs,
+                            config=cfg_dict, metrics=metrics)
+        else:
+            stale += 1
+        checkpoint(epoch + 1, 0, aug)
+        if config.early_stop_patience is not None and stale >= config.early_stop_patience:
+            log.info("early stop after epoch %d: no val improvement for %d epochs", epoch + 1, stale)
+            break
+        start_iter, aug_state = 0, None
+
+    test_acc = None
+    if test_data is None and config.test_data is not None:
+        spec = config.data if config.test_data == "same" else config.test_data
+        test_data = load_classification_data(spec, split="test", image_size=config.image_size, progress=progress)
+    if test_data is not None:
+        test_loss, test_acc = evaluate(model, test_data, n_steps=n_steps, on_steps=on_steps, mean=config.mean,
+                                       std=config.std, progress=progress)
+        log.info("test accuracy %.4f (loss %.4f)", test_acc, test_loss)
+    wall = time.perf_counter() - t_start
+    summary = {"test_accuracy": test_acc, "wall_time_s": wall, "epochs_run": len(metrics)}
+    save_checkpoint(out / "model.pt", model=model, model_name=config.model, model_kwargs=config.model_kwargs,
+                    config={**cfg_dict, "summary": summary}, metrics=metrics)
+    atomic_write_json(out / "summary.json", summary)
+    return TrainResult(out, model, metrics, test_acc, wall)
+
+
+def config_with(config: TrainConfig, **changes: Any) -> TrainConfig:
+    """A copy of ``config`` with some fields changed (validated)."""
+    return replace(config, **changes)
