@@ -140,7 +140,7 @@ class TemporalMap:
         else:
             idx = self._step_index(act)
             layer_of = np.asarray(act.coords[LAYER].values).astype(str)
-            order = list(self.layers) if self.layers else list(dict.fromkeys(layer_of))
+            order = list(self.layers) if self.layers else list(dict.fromkeys(layer_of.tolist()))
             unknown = [name for name in order if name not in set(layer_of)]
             if unknown:
                 raise ValueError(f"graded map names layer(s) {unknown} not in activations; layers present: {sorted(set(layer_of))}")
@@ -167,7 +167,7 @@ class TemporalMap:
         # A layer read before the feedforward signal reaches it is constant across stimuli: that
         # bin would get a meaningless fit, so say so instead of scoring it.
         layer_of = np.asarray(act.coords[LAYER].values).astype(str)
-        for name in dict.fromkeys(layer_of):
+        for name in dict.fromkeys(layer_of.tolist()):
             cols = out[:, layer_of == name, :]
             spread = np.ptp(cols, axis=0).max(axis=0) if cols.shape[0] > 1 else np.ones(cols.shape[2])
             dead = np.flatnonzero(spread == 0)
