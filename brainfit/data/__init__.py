@@ -99,4 +99,6 @@ def load_dataset(name: str, **kwargs: Any) -> Any:
 
 
 # Registration happens on import of the loader modules (names never trigger imports).
+from brainfit.data import cowley2023 as _cowley2023  # noqa: E402,F401
 from brainfit.data import synthetic as _synthetic  # noqa: E402,F401
+from brainfit.data import zhang2011 as _zhang2011  # noqa: E402,F401
