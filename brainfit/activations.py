@@ -197,6 +197,7 @@ class _Adapter:
                 raise ValueError(f"unknown layer(s) {unknown} for {type(model).__name__}; layers: {available}")
             self.hooks = {n: getattr(own[n], "output", own[n]) for n in names}
             self.is_recurrent = bool(getattr(model, "is_recurrent", False))
+            self.time_varying = bool(getattr(model, "time_varying", self.is_recurrent))
             arrival = getattr(model, "arrival_step", None)
             self.arrival = {n: int(arrival(n)) if callable(arrival) else 0 for n in names}
             regions = getattr(model, "regions", None) or {}
@@ -213,12 +214,13 @@ class _Adapter:
             names = list(layers)
             self.hooks = {n: modules[n] for n in names}
             self.is_recurrent = False
+            self.time_varying = False
             self.arrival = {n: 0 for n in names}
             self.regions = {n: "" for n in names}
         self.names = names
 
     def run(self, x: torch.Tensor, n_steps: int | None, on_steps: int | None) -> None:
-        if self.native and self.is_recurrent:
+        if self.native and self.time_varying:
             self.model(x, n_steps=n_steps, on_steps=on_steps)
         else:
             self.model(x)
@@ -360,7 +362,7 @@ def extract(model: nn.Module, stimuli: StimulusSet, layers: Sequence[str] | None
         Unroll length and image duration for recurrent models (defaults: the model's own).
     batch_size : int
     preprocessing : Preprocessing, optional
-        Default ``Preprocessing(size=model.input_size)`` when the model declares one.
+        Default: the model's ``input_size``, ``norm_mean`` and ``norm_std``.
     pooling : None, "avg", "max" or int
         Spatial reduction before projection (int k: adaptive average pool to k x k).
     projection : RandomProjection, PCAProjection, int or None
@@ -374,7 +376,7 @@ def extract(model: nn.Module, stimuli: StimulusSet, layers: Sequence[str] | None
     Returns
     -------
     DataArray (presentation x neuroid x time_step), opened lazily from the cache file, with attrs
-    ``is_recurrent``, ``constant_over_time`` (True for feedforward models), ``weights_hash``,
+    ``is_recurrent``, ``constant_over_time`` (True for models with a single time step), ``weights_hash``,
     ``cache_key`` and the settings.
     """
     if not isinstance(stimuli, StimulusSet):
@@ -384,8 +386,10 @@ def extract(model: nn.Module, stimuli: StimulusSet, layers: Sequence[str] | None
     dev = resolve_device(device)
     adapter = _Adapter(model, layers)
     if preprocessing is None:
-        preprocessing = Preprocessing(size=getattr(model, "input_size", None))
-    if adapter.is_recurrent:
+        preprocessing = Preprocessing(size=getattr(model, "input_size", None),
+                                      mean=getattr(model, "norm_mean", Preprocessing.mean),
+                                      std=getattr(model, "norm_std", Preprocessing.std))
+    if adapter.time_varying:
         n_steps = int(n_steps if n_steps is not None else getattr(model, "n_steps", 1))
         on_steps = int(on_steps if on_steps is not None else getattr(model, "on_steps", n_steps))
         steps = np.arange(n_steps)
@@ -493,7 +497,7 @@ def _run(adapter, reducer, stimuli, preprocessing, batch_size, n_steps, on_steps
                 region = np.concatenate([[adapter.regions[n]] * w for n, w in widths.items()])
                 arrival = np.concatenate([[adapter.arrival[n]] * w for n, w in widths.items()])
                 attrs = {"cache_key": key, "weights_hash": whash, "is_recurrent": int(adapter.is_recurrent),
-                         "constant_over_time": int(not adapter.is_recurrent), "brainfit_version": __version__,
+                         "constant_over_time": int(not adapter.time_varying), "brainfit_version": __version__,
                          "settings": stable_hash(key_fields, 64), "n_steps": int(n_t),
                          "pooling": str(reducer.pooling), "projection": str(reducer.key()["projection"])}
                 _create_file(partial, np.asarray(stimuli.stimulus_ids).astype(str), layer_of, unit, region, arrival,

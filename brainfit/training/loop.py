@@ -90,8 +90,8 @@ class TrainConfig:
         ``torch.compile`` the model for training.
     device : str
         See :func:`brainfit.device.resolve_device`.
-    mean, std : tuple
-        Input normalisation (default CIFAR-10 statistics).
+    mean, std : tuple, optional
+        Input normalisation (default: the model's ``norm_mean``/``norm_std``).
     seed : int
     """
 
@@ -121,8 +121,8 @@ class TrainConfig:
     amp: bool = False
     compile: bool = False
     device: str = "cpu"
-    mean: tuple[float, float, float] = CIFAR_MEAN
-    std: tuple[float, float, float] = CIFAR_STD
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -138,13 +138,18 @@ class TrainConfig:
         for ok, msg in checks:
             if not ok:
                 raise ValueError(msg)
-        object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
-        object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            if value is not None:
+                if len(value) != 3:
+                    raise ValueError(f"{name} needs 3 values (RGB), got {value}")
+                object.__setattr__(self, name, tuple(float(v) for v in value))
         object.__setattr__(self, "model_kwargs", dict(self.model_kwargs))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["mean"], d["std"] = list(self.mean), list(self.std)
+        d["mean"] = list(self.mean) if self.mean is not None else None
+        d["std"] = list(self.std) if self.std is not None else None
         return d
 
     @classmethod
@@ -155,7 +160,7 @@ class TrainConfig:
             raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
         d = dict(d)
         for k in ("mean", "std"):
-            if k in d:
+            if d.get(k) is not None:
                 d[k] = tuple(d[k])
         return cls(**d)
 
@@ -201,7 +206,7 @@ def step_loss_weights(n_steps: int, first_valid: int, mode: str, weighting: str)
 
 
 def _forward_logits(model: nn.Module, x: torch.Tensor, n_steps: int | None, on_steps: int | None) -> torch.Tensor:
-    if getattr(model, "is_recurrent", False) or n_steps is not None:
+    if getattr(model, "time_varying", False):
         out = model(x, n_steps=n_steps, on_steps=on_steps)
     else:
         out = model(x)
@@ -311,11 +316,14 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, prog
     scaler = torch.amp.GradScaler("cuda") if use_amp else None
     fwd_model = torch.compile(model) if config.compile else model
 
-    n_steps = config.n_steps if config.n_steps is not None else (getattr(model, "n_steps", 1) if getattr(model, "is_recurrent", False) else None)
+    time_varying = bool(getattr(model, "time_varying", False))
+    n_steps = (config.n_steps if config.n_steps is not None else getattr(model, "n_steps", 1)) if time_varying else None
     on_steps = config.on_steps if config.on_steps is not None else n_steps
     T = n_steps or 1
     weights = step_loss_weights(T, min(_readout_from(model), T - 1), config.loss_steps, config.step_weighting).to(device)
 
+    mean = config.mean or tuple(getattr(model, "norm_mean", CIFAR_MEAN))
+    std = config.std or tuple(getattr(model, "norm_std", CIFAR_STD))
     metrics: list[dict] = []
     start_epoch, start_iter, best_acc, aug_state = 0, 0, -1.0, None
     last = out / "last.pt"
@@ -358,7 +366,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, prog
         bar = tqdm(range(first, len(batches)), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
         for i in bar:
             idx = batches[i]
-            x = to_tensor(train_set.images[idx], config.mean, config.std)
+            x = to_tensor(train_set.images[idx], mean, std)
             if config.augment:
                 x = augment_batch(x, aug)
             x = x.to(device, non_blocking=True)
@@ -390,8 +398,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, prog
                 checkpoint(epoch, i + 1, aug)
             for cb in callbacks:
                 cb({"iteration": iteration, "epoch": epoch, "loss": loss.item(), "model": model, "config": config})
-        val_loss, val_acc = (evaluate(model, val_set, n_steps=n_steps, on_steps=on_steps, mean=config.mean,
-                                      std=config.std) if len(val_set) else (float("nan"), float("nan")))
+        val_loss, val_acc = (evaluate(model, val_set, n_steps=n_steps, on_steps=on_steps, mean=mean,
+                                      std=std) if len(val_set) else (float("nan"), float("nan")))
         row = {"epoch": epoch + 1, "train_loss": run_loss / max(1, run_n), "train_acc": run_correct / max(1, run_n),
                "val_loss": val_loss, "val_acc": val_acc, "lr": opt.param_groups[0]["lr"],
                "epoch_time_s": time.perf_counter() - t_epoch, "images_per_s": run_n / max(1e-9, time.perf_counter() - t_epoch)}
@@ -417,8 +425,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, prog
         spec = config.data if config.test_data == "same" else config.test_data
         test_data = load_classification_data(spec, split="test", image_size=config.image_size, progress=progress)
     if test_data is not None:
-        test_loss, test_acc = evaluate(model, test_data, n_steps=n_steps, on_steps=on_steps, mean=config.mean,
-                                       std=config.std, progress=progress)
+        test_loss, test_acc = evaluate(model, test_data, n_steps=n_steps, on_steps=on_steps, mean=mean,
+                                       std=std, progress=progress)
         log.info("test accuracy %.4f (loss %.4f)", test_acc, test_loss)
     wall = time.perf_counter() - t_start
     summary = {"test_accuracy": test_acc, "wall_time_s": wall, "epochs_run": len(metrics)}

@@ -1,0 +1,116 @@
+"""Model registry: ConvRNN presets, their feedforward controls, CIFAR ResNets, external models.
+
+``create_model(name, **kw)`` builds a registered model; ``list_models(pattern)`` lists names;
+unknown names raise an error listing close matches. Registration happens when this package is
+imported (names never trigger imports).
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Callable
+
+from torch import nn
+
+from brainfit.models.base import VisionModel
+from brainfit.models.controls import count_params, deeper_control, unrolled_control, wider_control
+from brainfit.models.convrnn import SMALL_SPEC, BlockSpec, ConvRNN
+from brainfit.models.external import ExternalModel
+from brainfit.models.feedforward import feedforward_base
+from brainfit.models.resnet_cifar import ResNetCIFAR, load_pretrained_cifar_resnet
+
+__all__ = ["register_model", "create_model", "list_models", "count_params", "model_info", "VisionModel", "ConvRNN",
+           "BlockSpec", "ExternalModel", "ResNetCIFAR", "wider_control", "deeper_control", "unrolled_control",
+           "feedforward_base", "load_pretrained_cifar_resnet", "CELL_TYPES"]
+
+_REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+CELL_TYPES = ("rgc", "lstm", "gru", "vanilla", "timedecay")
+
+
+def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorator registering a factory ``f(**kw) -> nn.Module`` under ``name``."""
+
+    def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is already registered")
+        _REGISTRY[name] = fn
+        return fn
+
+    return deco
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered model names matching a shell-style ``pattern``."""
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    """Build a registered model; unknown names raise ``KeyError`` listing close matches."""
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=5, cutoff=0.5)
+        hint = f"; did you mean {close}?" if close else ""
+        raise KeyError(f"unknown model {name!r}{hint} ({len(_REGISTRY)} models: see list_models())")
+    model = _REGISTRY[name](**kwargs)
+    model.registry_name = name
+    return model
+
+
+def model_info(name: str) -> dict:
+    """Name, parameter count and recurrence of a registered model (built with defaults)."""
+    m = create_model(name)
+    return {"name": name, "params": count_params(m), "is_recurrent": bool(getattr(m, "is_recurrent", False)),
+            "time_varying": bool(getattr(m, "time_varying", False))}
+
+
+# ----------------------------------------------------------------------------- presets
+
+
+def _convrnn(cell: str, feedback: tuple = ()) -> Callable[..., ConvRNN]:
+    def factory(n_classes: int = 10, n_steps: int = 26, on_steps: int = 10, **kw) -> ConvRNN:
+        return ConvRNN(SMALL_SPEC, cell=cell, feedback=feedback, n_steps=n_steps, on_steps=on_steps,
+                       n_classes=n_classes, **kw)
+    factory.__doc__ = f"Small ConvRNN with {cell} cells" + (f" and feedback {feedback}" if feedback else "") + \
+        " (5 blocks, 32 px input)."
+    return factory
+
+
+for _cell in CELL_TYPES:
+    register_model(f"convrnn_small_{_cell}")(_convrnn(_cell))
+register_model("convrnn_small_rgc_feedback")(_convrnn("rgc", (("conv5", "conv3"), ("conv4", "conv2"))))
+
+
+@register_model("ff_small")
+def _ff_small(n_classes: int = 10, **kw) -> ConvRNN:
+    """The feedforward base of the small ConvRNNs (no cells, one step)."""
+    return feedforward_base(SMALL_SPEC, n_classes=n_classes, **kw)
+
+
+def _control(kind: str, cell: str) -> Callable[..., nn.Module]:
+    def factory(n_classes: int = 10) -> nn.Module:
+        target = create_model(f"convrnn_small_{cell}", n_classes=n_classes)
+        if kind == "wider":
+            return wider_control(target)
+        if kind == "deeper":
+            return deeper_control(target)
+        return unrolled_control(target)
+    factory.__doc__ = f"{kind} feedforward control of convrnn_small_{cell}"
+    return factory
+
+
+for _cell in CELL_TYPES:
+    for _kind in ("wider", "deeper"):
+        register_model(f"ff_small_{_kind}_{_cell}")(_control(_kind, _cell))
+    register_model(f"convrnn_small_{_cell}_unrolled")(_control("unrolled", _cell))
+
+
+@register_model("resnet20_cifar")
+def _resnet20(pretrained: bool = False, data_root: str | None = None, n_classes: int = 10) -> ResNetCIFAR:
+    """CIFAR ResNet-20; ``pretrained=True`` loads the shared CIFAR-10 weights from the data root."""
+    return load_pretrained_cifar_resnet(20, data_root) if pretrained else ResNetCIFAR(20, n_classes)
+
+
+@register_model("resnet56_cifar")
+def _resnet56(pretrained: bool = False, data_root: str | None = None, n_classes: int = 10) -> ResNetCIFAR:
+    """CIFAR ResNet-56; ``pretrained=True`` loads the shared CIFAR-10 weights from the data root."""
+    return load_pretrained_cifar_resnet(56, data_root) if pretrained else ResNetCIFAR(56, n_classes)

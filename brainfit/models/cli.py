@@ -1,0 +1,31 @@
+"""``brainfit models list``: registered models, parameter counts, recurrent or not."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_models_parser"]
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from brainfit.models import list_models, model_info
+
+    names = list_models(args.pattern)
+    if not names:
+        print(f"no model matches {args.pattern!r}")
+        return 1
+    print(f"{'name':36s} {'params':>9s}  {'recurrent':9s}  time steps")
+    for name in names:
+        info = model_info(name)
+        steps = "unrolled" if info["time_varying"] else "one"
+        print(f"{name:36s} {info['params']:9d}  {'yes' if info['is_recurrent'] else 'no':9s}  {steps}")
+    return 0
+
+
+def add_models_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``models`` subcommand."""
+    p = sub.add_parser("models", help="list registered models")
+    msub = p.add_subparsers(dest="models_cmd", required=True)
+    lst = msub.add_parser("list", help="names, parameter counts, recurrent or not")
+    lst.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'convrnn*'")
+    p.set_defaults(func=_cmd_models)
