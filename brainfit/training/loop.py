@@ -345,12 +345,13 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, prog
         log.info("resuming %s at epoch %d, iteration %d", out, start_epoch, start_iter)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg_dict, sort_keys=False))
 
-    def checkpoint(epoch: int, it_in_epoch: int, aug: torch.Generator) -> None:
+    def checkpoint(epoch: int, it_in_epoch: int, aug: torch.Generator | None) -> None:
+        # At an epoch boundary ``aug`` is None: the next epoch seeds a fresh generator.
         save_checkpoint(last, model=model, model_name=config.model, model_kwargs=config.model_kwargs, config=cfg_dict,
                         metrics=metrics, training_state={
                             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                             "scaler": scaler.state_dict() if scaler is not None else None,
-                            "torch_rng": torch.get_rng_state(), "aug_rng": aug.get_state(),
+                            "torch_rng": torch.get_rng_state(), "aug_rng": aug.get_state() if aug is not None else None,
                             "epoch": epoch, "iteration_in_epoch": it_in_epoch, "best_val_acc": best_acc})
 
     stale = 0
@@ -414,7 +415,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, prog
                             config=cfg_dict, metrics=metrics)
         else:
             stale += 1
-        checkpoint(epoch + 1, 0, aug)
+        checkpoint(epoch + 1, 0, None)
         if config.early_stop_patience is not None and stale >= config.early_stop_patience:
             log.info("early stop after epoch %d: no val improvement for %d epochs", epoch + 1, stale)
             break
