@@ -86,9 +86,10 @@ class RandomProjection:
         if self.kind not in ("sparse", "gaussian"):
             raise ValueError(f"projection kind must be 'sparse' or 'gaussian', got {self.kind!r}")
 
-    def matrix(self, layer: str, d: int, device: torch.device) -> torch.Tensor | None:
-        """Projection matrix of ``layer``: dense (d, width) for ``"gaussian"``, sparse COO
-        (width, d) for ``"sparse"``; None when the layer is kept as it is."""
+    def matrix(self, layer: str, d: int, device: torch.device) -> Any:
+        """Projection of ``layer``: a dense (d, width) matrix for ``"gaussian"``; for ``"sparse"``
+        a pair ``(rows, values)`` of shape (width, k): output j sums ``values[j] * x[rows[j]]``.
+        None when the layer is kept as it is."""
         if d <= self.width and not self.always:
             return None
         seed = int(hashlib.sha256(f"{self.seed}:{layer}:{d}".encode()).hexdigest()[:12], 16)
@@ -96,14 +97,21 @@ class RandomProjection:
         if self.kind == "gaussian":
             return (torch.randn(d, self.width, generator=g) / np.sqrt(self.width)).to(device)
         s = np.sqrt(d)
-        nnz_per_col = max(1, int(round(d / s)))
-        rows = torch.stack([torch.randperm(d, generator=g)[:nnz_per_col] for _ in range(self.width)]).reshape(-1)
-        cols = torch.arange(self.width).repeat_interleave(nnz_per_col)
-        signs = torch.randint(0, 2, (len(rows),), generator=g).float() * 2 - 1
-        # E[P P^T] = I: each column has d/s nonzeros of magnitude sqrt(s/width).
-        vals = signs * np.sqrt(s / self.width)
-        return torch.sparse_coo_tensor(torch.stack([cols, rows]), vals, (self.width, d),
-                                       check_invariants=False).coalesce().to(device)
+        k = max(1, int(round(d / s)))
+        # k distinct input features per output, each with a random sign; magnitude sqrt(s/width)
+        # makes E[P P^T] = I (each input feature is used ~width/s times).
+        rows = torch.argsort(torch.rand(self.width, d, generator=g), dim=1)[:, :k] if d * self.width <= 50_000_000 \
+            else torch.stack([torch.randperm(d, generator=g)[:k] for _ in range(self.width)])
+        signs = torch.randint(0, 2, (self.width, k), generator=g).float() * 2 - 1
+        return rows.to(device), (signs * np.sqrt(s / self.width)).to(device)
+
+    @staticmethod
+    def apply(m: Any, x: torch.Tensor) -> torch.Tensor:
+        """Project a batch (B, d) with a matrix from :meth:`matrix`."""
+        if isinstance(m, tuple):  # sparse: gather the k inputs of every output, then a weighted sum
+            rows, vals = m
+            return (x[:, rows] * vals).sum(-1)
+        return x @ m
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,7 @@ class Reducer:
             m = self._mats[layer]
             if m is None:
                 return x
-            return torch.sparse.mm(m, x.T).T if m.is_sparse else x @ m
+            return RandomProjection.apply(m, x)
         if isinstance(p, PCAProjection):
             if layer not in self.pca:
                 raise RuntimeError(f"PCA basis for layer {layer!r} has not been fitted")
@@ -275,13 +283,17 @@ def default_cache_dir() -> Path:
 
 
 def _create_file(path: Path, ids: np.ndarray, layer_of: np.ndarray, unit: np.ndarray, region: np.ndarray,
-                 arrival: np.ndarray, steps: np.ndarray, meta: dict[str, np.ndarray], attrs: dict) -> None:
+                 arrival: np.ndarray, steps: np.ndarray, meta: dict[str, np.ndarray], attrs: dict,
+                 chunk_rows: int = 64) -> None:
     strtype = h5py.string_dtype()
     n, f, t = len(ids), len(layer_of), len(steps)
     with h5netcdf.File(path, "w") as nc:
         nc.dimensions = {PRESENTATION: n, NEUROID: f, TIME_STEP: t}
         # fletcher32: every chunk carries a checksum that HDF5 verifies when it is read.
-        v = nc.create_variable(_VAR, ACTIVATION_DIMS, "f4", chunks=(min(n, 256), min(f, 2048), 1), fletcher32=True)
+        # Chunks span exactly one batch of presentations, so each batch write fills whole chunks
+        # (no read-modify-write) and one time step of every stimulus reads contiguously.
+        v = nc.create_variable(_VAR, ACTIVATION_DIMS, "f4", chunks=(min(n, chunk_rows), min(f, 4096), 1),
+                               fletcher32=True)
         coords = [STIMULUS_ID, LAYER, UNIT, REGION, "arrival_step"]
         nc.create_variable(STIMULUS_ID, (PRESENTATION,), strtype)[:] = ids.astype(object)
         nc.create_variable(LAYER, (NEUROID,), strtype)[:] = layer_of.astype(object)
@@ -501,7 +513,7 @@ def _run(adapter, reducer, stimuli, preprocessing, batch_size, n_steps, on_steps
                          "settings": stable_hash(key_fields, 64), "n_steps": int(n_t),
                          "pooling": str(reducer.pooling), "projection": str(reducer.key()["projection"])}
                 _create_file(partial, np.asarray(stimuli.stimulus_ids).astype(str), layer_of, unit, region, arrival,
-                             steps, stimuli.presentation_coords(), attrs)
+                             steps, stimuli.presentation_coords(), attrs, chunk_rows=batch_size)
                 nc = h5netcdf.File(partial, "a")
             b = len(ids)
             block = np.zeros((b, sum(widths.values()), n_t), dtype=np.float32)
