@@ -1,0 +1,581 @@
+"""Ridge regression solvers on plain arrays (numpy or torch), many targets and many alphas at once.
+
+The problem, for every target column ``y`` of ``Y`` and every ``alpha`` of a grid, is
+
+    minimise_w,b  ||y - X w - b||^2 + alpha ||w||^2                                       (1)
+
+with an unpenalised intercept ``b`` (scikit-learn's ``fit_intercept=True``): centre ``X`` and
+``y`` on the training means, solve without intercept, and ``b = mean(y) - mean(X) w``.
+
+One eigendecomposition per training set serves every alpha and every target:
+
+* primal (``p <= n``): ``Xc' Xc = V diag(l) V'``, so ``w(alpha) = V diag(1 / (l + alpha)) V' Xc' y``;
+* dual (``p > n``): ``K = Xc Xc' = Q diag(l) Q'``, so the dual coefficients are
+  ``c(alpha) = Q diag(1 / (l + alpha)) Q' yc`` and ``w = Xc' c``, predictions ``K_test c``.
+
+Leave-one-out (LOO) errors come from the same decomposition (Rifkin & Lippert 2007, "Notes on
+regularized least squares", eqs. for the LOO error of a linear smoother). With the hat matrix
+``H = J/n + Xc (Xc' Xc + alpha I)^-1 Xc'`` (``J/n`` is the intercept), the exact LOO error is
+
+    e_i = (y_i - yhat_i) / (1 - H_ii).                                                    (2)
+
+Primal: ``H_ii = 1/n + sum_j (Xc V)_ij^2 / (l_j + alpha)``.
+Dual: restricted to the subspace orthogonal to the constant vector (where centred data live),
+``1 - H_ii = alpha * sum_j Q_ij^2 / (l_j + alpha)`` and ``y - yhat = alpha * c``, so
+
+    e_i = c_i / sum_j Q_ij^2 / (l_j + alpha).                                              (3)
+
+This is the same quantity scikit-learn's ``RidgeCV`` (``_RidgeGCV``) computes; its intercept term
+``d -= G^-1 1 / n`` cancels the ``1/alpha`` eigenvalue of the constant direction. We instead
+remove the constant direction *exactly* before the eigendecomposition (a Householder reflection
+maps ``1/sqrt(n)`` to ``-e_1``; the remaining ``(n-1) x (n-1)`` block is the kernel on the
+centred subspace). Why: in float32 the constant direction's eigenvalue is not 0 but rounding
+noise of order ``eps * ||K||``, which for small alphas would swamp ``alpha`` in (3). With the
+deflation, (3) involves only genuine eigenvalues, the result is invariant to any common shift of
+the rows of ``X`` (so one kernel, centred once on all stimuli, serves every CV fold), and the
+selected alphas and predictions match scikit-learn's float64 results.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from brainfit.mapping._backend import Backend, get_backend
+
+__all__ = ["RidgeResult", "ridge_cv", "ridge_cv_predictions", "gram_kernel", "choose_method", "check_folds", "DEFAULT_ALPHAS"]
+
+log = logging.getLogger(__name__)
+
+#: Default alpha grid: 1e-2 ... 1e6, one per decade (as in the brainfit benchmark).
+DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-2, 6, 9))
+
+# Working memory for one batch of targets (the n x batch intermediate per alpha, a few copies).
+_BATCH_BYTES = 512 * 2**20
+
+
+@dataclass
+class RidgeResult:
+    """Output of :func:`ridge_cv` (numpy arrays, working dtype).
+
+    Attributes
+    ----------
+    alpha : ndarray (n_targets,)
+        Selected alpha per target (all equal when ``alpha_per_target=False``).
+    coef : ndarray (n_features, n_targets) or None
+        Weights on *centred* features (``None`` when ``return_coef=False``).
+    x_mean : ndarray (n_features,)
+        Training feature means (zeros without intercept).
+    y_mean : ndarray (n_targets,)
+        Training target means (zeros without intercept).
+    cv_mse : ndarray (n_alphas, n_targets) or None
+        Mean squared LOO (or inner K-fold) error per alpha and target; ``None`` for one alpha.
+    predictions : ndarray (n_test, n_targets) or None
+        Predictions for ``X_test`` when given.
+    method : {"primal", "dual"}
+    """
+
+    alpha: np.ndarray
+    coef: np.ndarray | None
+    x_mean: np.ndarray
+    y_mean: np.ndarray
+    cv_mse: np.ndarray | None
+    predictions: np.ndarray | None
+    method: str
+
+    @property
+    def intercept(self) -> np.ndarray:
+        """``y_mean - x_mean @ coef``, shape (n_targets,) (scikit-learn's ``intercept_``)."""
+        if self.coef is None:
+            raise ValueError("intercept needs the coefficients; call ridge_cv with return_coef=True")
+        return self.y_mean - self.x_mean.astype(np.float64) @ self.coef.astype(np.float64)
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _check_alphas(alphas: float | Sequence[float]) -> np.ndarray:
+    a = np.atleast_1d(np.asarray(alphas, dtype=np.float64))
+    if a.ndim != 1 or a.size == 0:
+        raise ValueError(f"alphas must be a positive number or a 1-D sequence of them, got {alphas!r}")
+    if not np.all(np.isfinite(a)) or np.any(a <= 0):
+        raise ValueError(f"alphas must be finite and > 0, got {a.tolist()}")
+    return a
+
+
+def _as_numpy(x: Any, name: str, ndim: tuple[int, ...]) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if arr.ndim not in ndim:
+        raise ValueError(f"{name} must be {' or '.join(f'{d}-D' for d in ndim)}, got shape {arr.shape}")
+    if arr.size and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"{name} contains {int((~np.isfinite(arr)).sum())} non-finite value(s) (NaN or inf), first at index {tuple(int(i) for i in bad)}")
+    return arr
+
+
+def _check_xy(X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray, bool]:
+    X = _as_numpy(X, "X", (2,))
+    Y = _as_numpy(Y, "Y", (1, 2))
+    one_d = Y.ndim == 1
+    if one_d:
+        Y = Y[:, None]
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(f"X and Y have different numbers of samples: {X.shape[0]} and {Y.shape[0]}")
+    if X.shape[0] < 2:
+        raise ValueError(f"ridge needs at least 2 samples, got {X.shape[0]}")
+    if X.shape[1] == 0 or Y.shape[1] == 0:
+        raise ValueError(f"X and Y need at least one column, got shapes {X.shape} and {Y.shape}")
+    return X, Y, one_d
+
+
+def choose_method(n_samples: int, n_features: int, method: str = "auto", fit_intercept: bool = True) -> str:
+    """``"primal"`` when ``n_features <= n_samples``, else ``"dual"`` (unless forced).
+
+    With an intercept, centred data have rank ``<= n_samples - 1``, so ``n_features ==
+    n_samples`` goes to the dual: the primal covariance would have an exactly-zero eigenvalue
+    whose rounding noise, divided by a small alpha, costs accuracy in float32.
+    """
+    if method not in ("auto", "primal", "dual"):
+        raise ValueError(f"method must be 'auto', 'primal' or 'dual', got {method!r}")
+    if method == "auto":
+        rank_bound = n_samples - 1 if fit_intercept else n_samples
+        return "primal" if n_features <= rank_bound else "dual"
+    return method
+
+
+# ----------------------------------------------------------------------------- building blocks
+
+
+def _center_into(X: np.ndarray, mean: np.ndarray | None, be: Backend, rows: np.ndarray | None = None) -> Any:
+    """``X[rows] - mean`` in the working dtype, computed chunk-wise in float64 so that a large
+    common offset (e.g. ReLU activations) is removed *before* rounding to float32."""
+    n = X.shape[0] if rows is None else len(rows)
+    out = be.empty((n, X.shape[1]))
+    step = max(1, int(2**25 // max(1, X.shape[1])))  # ~256 MB of float64 per chunk
+    for i in range(0, n, step):
+        idx = slice(i, min(n, i + step)) if rows is None else rows[i:i + step]
+        chunk = np.asarray(X[idx], dtype=np.float64)
+        if mean is not None:
+            chunk = chunk - mean
+        out[i:i + chunk.shape[0]] = be.asarray(chunk)
+    return out
+
+
+def _mean64(X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    sub = X if rows is None else X[rows]
+    return sub.mean(axis=0, dtype=np.float64)
+
+
+@dataclass
+class _Decomposition:
+    """One training set's eigendecomposition.
+
+    ``proj`` (n x r) maps targets to spectral coordinates (``S = proj' Yc``) and back:
+    fitted values are ``proj @ (S * shrink)`` with ``shrink = l / (l + alpha)`` (primal) and
+    the LOO residuals of (2)/(3) use ``lev = proj**2``.
+    """
+
+    kind: str
+    evals: Any  # (r,)
+    basis: Any  # primal: V (p x r); dual: Q (n x r)
+    proj: Any  # primal: Xc V (n x r); dual: Q (n x r)
+    n: int
+    fit_intercept: bool
+
+
+def _decompose_primal(Xc: Any, fit_intercept: bool, be: Backend) -> _Decomposition:
+    cov = Xc.T @ Xc  # (p, p); numpy dispatches X'X to a symmetric rank-k update
+    evals, V = be.eigh(cov, overwrite=True)
+    evals = be.clamp_min(evals, 0.0)  # X'X is PSD; rounding can give -eps
+    return _Decomposition("primal", evals, V, Xc @ V, Xc.shape[0], fit_intercept)
+
+
+def _decompose_dual(K: Any, fit_intercept: bool, be: Backend, overwrite: bool = False) -> _Decomposition:
+    """Eigendecomposition of a (training) kernel; with an intercept, on the subspace orthogonal
+    to the constant vector (Householder deflation, see the module docstring)."""
+    n = K.shape[0]
+    if not fit_intercept:
+        evals, Q = be.eigh(K, overwrite=overwrite)
+        return _Decomposition("dual", be.clamp_min(evals, 0.0), Q, Q, n, False)
+    if n < 2:
+        raise ValueError("a ridge fit with intercept needs at least 2 training samples")
+    # Householder reflection P = I - beta v v' with v = u + e_1, u = 1/sqrt(n): P u = -e_1, so
+    # (P K P)[1:, 1:] is K restricted to the complement of the constant direction.
+    c = 1.0 / math.sqrt(n)
+    v = be.full((n,), c)
+    v[0] += 1.0
+    beta = 2.0 / float(v @ v)
+    w = K @ v
+    g = beta * float(v @ w)
+    # (P K P)[1:,1:] = K11 - beta*c*(1 w1' + w1 1') + beta*g*c^2 11' = K11 - u 1' - 1 u'
+    u = beta * c * w[1:] - 0.5 * beta * g * c * c
+    block = K[1:, 1:] - u[:, None] - u[None, :]
+    evals, W = be.eigh(block, overwrite=True)
+    evals = be.clamp_min(evals, 0.0)
+    # Back to n-space: Q = P [0; W] = [0; W] - beta * c * v (1' W)
+    Q = be.empty((n, n - 1))
+    Q[0] = 0.0
+    Q[1:] = W
+    Q -= (beta * c) * v[:, None] * W.sum(0)[None, :]
+    return _Decomposition("dual", evals, Q, Q, n, True)
+
+
+def _inverse_spectrum(dec: _Decomposition, alphas: np.ndarray, be: Backend) -> Any:
+    """``1 / (l_j + alpha_a)``, shape (r, n_alphas)."""
+    return 1.0 / (dec.evals[:, None] + be.asarray(alphas)[None, :])
+
+
+def _batches(n_targets: int, n_rows: int, batch_size: int | None, itemsize: int) -> list[slice]:
+    if batch_size is None:
+        batch_size = max(1, int(_BATCH_BYTES // (4 * max(1, n_rows) * itemsize)))
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return [slice(i, min(n_targets, i + batch_size)) for i in range(0, n_targets, batch_size)]
+
+
+def _loo_mse(dec: _Decomposition, Yc: Any, S: Any, alphas: np.ndarray, be: Backend, batches: list[slice]) -> Any:
+    """Mean squared exact LOO error, eqs. (2)/(3), shape (n_alphas, n_targets)."""
+    Dinv = _inverse_spectrum(dec, alphas, be)  # (r, A)
+    lev = (dec.proj * dec.proj) @ Dinv  # (n, A): sum_j proj_ij^2 / (l_j + alpha)
+    if dec.kind == "primal":
+        denom = 1.0 - lev - (1.0 / dec.n if dec.fit_intercept else 0.0)  # 1 - H_ii
+    else:
+        denom = lev  # e_i = c_i / denom (eq. 3)
+    mse = be.empty((len(alphas), S.shape[1]))
+    for sl in batches:
+        Sb = S[:, sl]
+        for a in range(len(alphas)):
+            fitted_or_c = dec.proj @ (Sb * Dinv[:, a:a + 1])
+            if dec.kind == "primal":
+                err = (Yc[:, sl] - fitted_or_c) / denom[:, a:a + 1]
+            else:
+                err = fitted_or_c / denom[:, a:a + 1]
+            mse[a, sl] = (err * err).mean(0)
+    return mse
+
+
+def _kfold_mse(data: Any, Y: Any, kind: str, fit_intercept: bool, alphas: np.ndarray, n_folds: int,
+               random_state: int | None, be: Backend, batches: list[slice]) -> Any:
+    """Mean squared inner K-fold error, shape (n_alphas, n_targets).
+
+    ``data`` is the training kernel (dual; validation kernels are its off-diagonal blocks) or the
+    training features (primal, re-centred on each inner training set).
+    """
+    n = Y.shape[0]
+    if not 2 <= n_folds <= n:
+        raise ValueError(f"inner cv={n_folds} needs 2 <= folds <= n_samples ({n})")
+    perm = np.random.default_rng(random_state).permutation(n)
+    fold_of = np.empty(n, dtype=int)
+    fold_of[perm] = np.arange(n) % n_folds
+    sse = be.zeros((len(alphas), Y.shape[1]))
+    for k in range(n_folds):
+        tr, va = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
+        tr_i, va_i = be.index(tr), be.index(va)
+        Ytr = Y[tr_i]
+        y_mean = be.mean0(Ytr) if fit_intercept else be.zeros((Y.shape[1],))
+        Ytr = Ytr - y_mean
+        if kind == "dual":
+            dec = _decompose_dual(data[tr_i][:, tr_i], fit_intercept, be, overwrite=True)
+            val_proj = data[va_i][:, tr_i] @ dec.proj
+        else:
+            Xtr = data[tr_i]
+            x_mean = be.mean0(Xtr) if fit_intercept else be.zeros((Xtr.shape[1],))
+            dec = _decompose_primal(Xtr - x_mean, fit_intercept, be)
+            val_proj = (data[va_i] - x_mean) @ dec.basis
+        S = dec.proj.T @ Ytr
+        Dinv = _inverse_spectrum(dec, alphas, be)
+        Yva = Y[va_i] - y_mean
+        for sl in batches:
+            for a in range(len(alphas)):
+                pred = val_proj @ (S[:, sl] * Dinv[:, a:a + 1])
+                err = Yva[:, sl] - pred
+                sse[a, sl] += (err * err).sum(0)
+    return sse / n
+
+
+def _select(mse: np.ndarray, alpha_per_target: bool) -> np.ndarray:
+    """Index of the best alpha per target; the first (smallest-index) alpha wins ties, as in
+    scikit-learn's ``RidgeCV`` (it only replaces the best alpha on a strict improvement)."""
+    if alpha_per_target:
+        return np.argmin(mse, axis=0)
+    return np.full(mse.shape[1], int(np.argmin(mse.mean(axis=1))))
+
+
+def _fit_train(
+    data: Any, Y: Any, alphas: np.ndarray, *, kind: str, fit_intercept: bool, cv: str | int,
+    alpha_per_target: bool, be: Backend, batch_size: int | None, random_state: int | None,
+    overwrite: bool = False,
+) -> tuple[_Decomposition, Any, Any, np.ndarray, np.ndarray | None]:
+    """Decompose one training set, choose alphas, return spectral coefficients.
+
+    ``data``: centred training features (primal) or training kernel (dual). ``Y``: training
+    targets (working dtype, not centred).
+
+    Returns
+    -------
+    dec, Z (r x t) with fitted values ``dec.proj @ Z`` (primal: ``w = V Z``; dual: ``c = Q Z``),
+    y_mean (t,), selected alpha index (t,), cv mse (A x t) or None.
+    """
+    n, t = Y.shape
+    y_mean = be.mean0(Y) if fit_intercept else be.zeros((t,))
+    Yc = Y - y_mean
+    if kind == "dual":
+        dec = _decompose_dual(data, fit_intercept, be, overwrite=overwrite)
+    else:
+        dec = _decompose_primal(data, fit_intercept, be)
+    S = dec.proj.T @ Yc  # (r, t) spectral coordinates of the targets
+    batches = _batches(t, n, batch_size, be.dtype.itemsize)
+    mse = None
+    if len(alphas) == 1:
+        idx = np.zeros(t, dtype=int)
+    else:
+        if cv == "loo":
+            mse_be = _loo_mse(dec, Yc, S, alphas, be, batches)
+        else:
+            mse_be = _kfold_mse(data, Y, kind, fit_intercept, alphas, int(cv),
+                                random_state, be, batches)
+        mse = be.to_numpy(mse_be)
+        idx = _select(mse, alpha_per_target)
+    Dinv = _inverse_spectrum(dec, alphas, be)  # (r, A)
+    Z = S * Dinv[:, be.index(idx)]  # per-target alpha: column t uses 1/(l + alpha_idx[t])
+    return dec, Z, y_mean, idx, mse
+
+
+def _check_cv(cv: str | int) -> str | int:
+    if isinstance(cv, str):
+        if cv != "loo":
+            raise ValueError(f"cv must be 'loo' or an int >= 2 (inner K-fold), got {cv!r}")
+        return cv
+    if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool) and cv >= 2:
+        return int(cv)
+    raise ValueError(f"cv must be 'loo' or an int >= 2 (inner K-fold), got {cv!r}")
+
+
+# ----------------------------------------------------------------------------- public functions
+
+
+def ridge_cv(
+    X: np.ndarray,
+    Y: np.ndarray,
+    alphas: float | Sequence[float] = DEFAULT_ALPHAS,
+    *,
+    cv: str | int = "loo",
+    alpha_per_target: bool = True,
+    fit_intercept: bool = True,
+    method: str = "auto",
+    X_test: np.ndarray | None = None,
+    return_coef: bool = True,
+    backend: str = "auto",
+    dtype: str = "float32",
+    device: Any = None,
+    batch_size: int | None = None,
+    random_state: int | None = 0,
+) -> RidgeResult:
+    """Ridge regression for many targets with the alpha chosen per target from a grid.
+
+    Parameters
+    ----------
+    X : ndarray (n_samples, n_features)
+    Y : ndarray (n_samples, n_targets) or (n_samples,)
+    alphas : float or sequence of float
+        Penalties of eq. (1). A single value fits that alpha (no selection), like ``Ridge``.
+    cv : "loo" or int
+        ``"loo"``: exact efficient leave-one-out errors from the eigendecomposition (what
+        ``RidgeCV(cv=None)`` does). ``int``: inner K-fold (seeded with ``random_state``).
+    alpha_per_target : bool
+        Choose an alpha per target (True) or one alpha minimising the mean error over targets.
+    fit_intercept : bool
+        Centre X and Y on the training means (scikit-learn semantics).
+    method : {"auto", "primal", "dual"}
+        ``"auto"``: primal when ``n_features <= n_samples``, dual (kernel) otherwise.
+    X_test : ndarray (n_test, n_features), optional
+        Samples to predict.
+    return_coef : bool
+        Compute the weights (costs ``n * p * t`` flops in the dual).
+    backend, dtype, device
+        See :func:`brainfit.mapping._backend.get_backend`; float32 by default.
+    batch_size : int, optional
+        Targets per batch (default: sized to ~512 MB of intermediates).
+
+    Returns
+    -------
+    RidgeResult
+    """
+    X, Y, _ = _check_xy(X, Y)
+    alphas = _check_alphas(alphas)
+    cv = _check_cv(cv)
+    be = get_backend(backend, dtype, device)
+    n, p = X.shape
+    kind = choose_method(n, p, method, fit_intercept)
+    x_mean = _mean64(X) if fit_intercept else np.zeros(p)
+    Xc = _center_into(X, x_mean if fit_intercept else None, be)
+    Yb = be.asarray(Y)
+    data = be.gram(Xc) if kind == "dual" else Xc
+    dec, Z, y_mean, idx, mse = _fit_train(
+        data, Yb, alphas, kind=kind, fit_intercept=fit_intercept, cv=cv, alpha_per_target=alpha_per_target,
+        be=be, batch_size=batch_size, random_state=random_state, overwrite=False,
+    )
+    del data
+    if kind == "dual":
+        C = dec.basis @ Z  # (n, t) dual coefficients
+        coef = Xc.T @ C if (return_coef or X_test is not None) else None
+    else:
+        coef = dec.basis @ Z  # (p, t)
+    preds = None
+    if X_test is not None:
+        Xt = _as_numpy(X_test, "X_test", (2,))
+        if Xt.shape[1] != p:
+            raise ValueError(f"X_test has {Xt.shape[1]} features, X has {p}")
+        preds = be.to_numpy(_center_into(Xt, x_mean if fit_intercept else None, be) @ coef + y_mean)
+    return RidgeResult(
+        alpha=alphas[idx],
+        coef=be.to_numpy(coef) if (return_coef and coef is not None) else None,
+        x_mean=x_mean.astype(be.dtype),
+        y_mean=be.to_numpy(y_mean),
+        cv_mse=mse,
+        predictions=preds,
+        method=kind,
+    )
+
+
+def ridge_cv_predictions(
+    X: np.ndarray,
+    Y: np.ndarray,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    alphas: float | Sequence[float] = DEFAULT_ALPHAS,
+    *,
+    cv: str | int = "loo",
+    alpha_per_target: bool = True,
+    fit_intercept: bool = True,
+    method: str = "auto",
+    backend: str = "auto",
+    dtype: str = "float32",
+    device: Any = None,
+    batch_size: int | None = None,
+    random_state: int | None = 0,
+    progress: bool = False,
+    kernel: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold ridge predictions; alphas chosen on each training set only.
+
+    In the dual (``n_features > n_train``) one kernel ``Xc Xc'`` on all samples serves every fold:
+    training and test kernels are its blocks, and the deflated decomposition of each training
+    block makes the result identical to centring on that fold's training mean (module docstring).
+
+    Parameters
+    ----------
+    X : ndarray (n_samples, n_features)
+    Y : ndarray (n_samples, n_targets) or (n_samples,)
+    folds : sequence of (train_idx, test_idx) integer arrays
+        Each sample must be in exactly one test set.
+    kernel : array (n_samples, n_samples), optional
+        Precomputed ``Xc Xc'`` for the dual, in this backend/dtype, where ``Xc`` is ``X`` minus any
+        common row vector (with ``fit_intercept``) or ``X`` itself (without). Lets callers reuse
+        one kernel for outer and nested inner folds (its blocks). Ignored in the primal.
+    Other parameters as in :func:`ridge_cv`.
+
+    Returns
+    -------
+    predictions : ndarray (n_samples, n_targets) (or (n_samples,) for 1-D ``Y``)
+    alpha : ndarray (n_folds, n_targets)
+        Alpha selected in each fold.
+    """
+    X, Y, one_d = _check_xy(X, Y)
+    alphas = _check_alphas(alphas)
+    cv = _check_cv(cv)
+    folds = check_folds(folds, X.shape[0])
+    be = get_backend(backend, dtype, device)
+    n, p = X.shape
+    n_train_max = max(len(tr) for tr, _ in folds)
+    kind = choose_method(n_train_max, p, method, fit_intercept)
+    Yb = be.asarray(Y)
+    out = np.empty(Y.shape, dtype=be.dtype)
+    chosen = np.empty((len(folds), Y.shape[1]))
+    if kind == "dual":
+        # Centre once on all samples: only for conditioning (the deflation removes any common
+        # shift exactly), so no information from test samples enters a fold's fit.
+        if kernel is None:
+            K = gram_kernel(X, fit_intercept=fit_intercept, be=be)
+        else:
+            K = be.asarray(kernel)
+            if tuple(K.shape) != (n, n):
+                raise ValueError(f"kernel must have shape ({n}, {n}), got {tuple(K.shape)}")
+    for k, (tr, te) in enumerate(tqdm(folds, desc="ridge folds", disable=not progress, leave=False)):
+        tr_i, te_i = be.index(tr), be.index(te)
+        if kind == "dual":
+            dec, Z, y_mean, idx, _ = _fit_train(
+                K[tr_i][:, tr_i], Yb[tr_i], alphas, kind=kind, fit_intercept=fit_intercept, cv=cv,
+                alpha_per_target=alpha_per_target, be=be, batch_size=batch_size, random_state=random_state,
+                overwrite=True,
+            )
+            pred = K[te_i][:, tr_i] @ (dec.basis @ Z) + y_mean
+        else:
+            x_mean = _mean64(X, tr) if fit_intercept else None
+            Xc = _center_into(X, x_mean, be, rows=tr)
+            dec, Z, y_mean, idx, _ = _fit_train(
+                Xc, Yb[tr_i], alphas, kind=kind, fit_intercept=fit_intercept, cv=cv,
+                alpha_per_target=alpha_per_target, be=be, batch_size=batch_size, random_state=random_state,
+            )
+            pred = _center_into(X, x_mean, be, rows=te) @ (dec.basis @ Z) + y_mean
+        out[te] = be.to_numpy(pred)
+        chosen[k] = alphas[idx]
+        log.debug("fold %d/%d: %s ridge, %d train, %d test", k + 1, len(folds), kind, len(tr), len(te))
+    return (out[:, 0] if one_d else out), chosen
+
+
+def gram_kernel(X: np.ndarray, *, fit_intercept: bool = True, be: Backend | None = None) -> Any:
+    """``Xc Xc'`` (n x n) in the backend's dtype, ``Xc`` centred on all rows when ``fit_intercept``.
+
+    The centring only conditions the float32 product; the deflated decomposition of any training
+    block removes the common offset exactly (module docstring).
+    """
+    be = get_backend() if be is None else be
+    X = _as_numpy(X, "X", (2,))
+    Xc = _center_into(X, _mean64(X) if fit_intercept else None, be)
+    return be.gram(Xc)
+
+
+def check_folds(folds: Sequence[tuple[Any, Any]], n_samples: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Validate (train, test) index pairs: disjoint, in range, every sample tested exactly once.
+
+    Raises
+    ------
+    ValueError
+        Naming the fold and the problem.
+    """
+    out = []
+    tested = np.zeros(n_samples, dtype=int)
+    folds = list(folds)
+    if len(folds) < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, got {len(folds)}")
+    for k, fold in enumerate(folds):
+        try:
+            tr, te = fold
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"fold {k} must be a (train_idx, test_idx) pair") from err
+        tr, te = np.asarray(tr, dtype=np.intp).ravel(), np.asarray(te, dtype=np.intp).ravel()
+        for name, idx in (("train", tr), ("test", te)):
+            if idx.size and (idx.min() < 0 or idx.max() >= n_samples):
+                raise ValueError(f"fold {k} {name} indices out of range for {n_samples} samples")
+        if len(tr) < 2 or len(te) < 1:
+            raise ValueError(f"fold {k} has {len(tr)} training and {len(te)} test samples; need >= 2 and >= 1")
+        if np.intersect1d(tr, te).size:
+            raise ValueError(f"fold {k} has {np.intersect1d(tr, te).size} sample(s) in both train and test")
+        tested[te] += 1
+        out.append((tr, te))
+    if np.any(tested != 1):
+        never, twice = np.flatnonzero(tested == 0), np.flatnonzero(tested > 1)
+        raise ValueError(
+            f"every sample must be in exactly one test fold: {len(never)} never tested, {len(twice)} tested more than once"
+        )
+    return out
