@@ -310,6 +310,9 @@ def _split_half_core(values: np.ndarray, group: np.ndarray, rep: np.ndarray, n_g
     g = np.where(group >= 0, remap[np.maximum(group, 0)], -1)
     half = counts[usable] // 2
     k = float(np.mean(1.0 / half) / np.mean(1.0 / counts[usable]))
+    # canonical trial order (stimulus, repetition): identical arithmetic whatever the input order
+    canon = np.lexsort((rep, g))
+    values, g, rep = values[canon], g[canon], rep[canon]
     masks = split_half_masks(g, rep, n_splits, seed)
     rs = np.empty((n_splits, values.shape[1]))
     halves = []

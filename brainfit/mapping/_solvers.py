@@ -31,9 +31,11 @@ remove the constant direction *exactly* before the eigendecomposition (a Househo
 maps ``1/sqrt(n)`` to ``-e_1``; the remaining ``(n-1) x (n-1)`` block is the kernel on the
 centred subspace). Why: in float32 the constant direction's eigenvalue is not 0 but rounding
 noise of order ``eps * ||K||``, which for small alphas would swamp ``alpha`` in (3). With the
-deflation, (3) involves only genuine eigenvalues, the result is invariant to any common shift of
-the rows of ``X`` (so one kernel, centred once on all stimuli, serves every CV fold), and the
-selected alphas and predictions match scikit-learn's float64 results.
+deflation, (3) involves only genuine eigenvalues, the fit is invariant to any common shift of
+the rows of ``X``. So one kernel, centred once on all stimuli, serves every CV fold: its training
+block gives the fold's exact decomposition, and test rows are re-centred on the fold's training
+mean with a rank-one correction (:func:`_predict_from_kernel`). Selected alphas and predictions
+match scikit-learn's float64 results.
 """
 
 from __future__ import annotations
@@ -285,8 +287,13 @@ def _kfold_mse(data: Any, Y: Any, kind: str, fit_intercept: bool, alphas: np.nda
         y_mean = be.mean0(Ytr) if fit_intercept else be.zeros((Y.shape[1],))
         Ytr = Ytr - y_mean
         if kind == "dual":
-            dec = _decompose_dual(data[tr_i][:, tr_i], fit_intercept, be, overwrite=True)
-            val_proj = data[va_i][:, tr_i] @ dec.proj
+            K_in = data[tr_i][:, tr_i]
+            # the validation rows must be centred on the *inner* training mean: subtract the
+            # training rows' mean kernel (see _predict_from_kernel)
+            row_mean = K_in.mean(0)
+            dec = _decompose_dual(K_in, fit_intercept, be, overwrite=True)
+            K_va = data[va_i][:, tr_i]
+            val_proj = (K_va - row_mean[None, :] if fit_intercept else K_va) @ dec.proj
         else:
             Xtr = data[tr_i]
             x_mean = be.mean0(Xtr) if fit_intercept else be.zeros((Xtr.shape[1],))
@@ -513,12 +520,15 @@ def ridge_cv_predictions(
     for k, (tr, te) in enumerate(tqdm(folds, desc="ridge folds", disable=not progress, leave=False)):
         tr_i, te_i = be.index(tr), be.index(te)
         if kind == "dual":
+            K_tr = K[tr_i][:, tr_i]
+            row_mean = K_tr.mean(0) if fit_intercept else None
             dec, Z, y_mean, idx, _ = _fit_train(
-                K[tr_i][:, tr_i], Yb[tr_i], alphas, kind=kind, fit_intercept=fit_intercept, cv=cv,
+                K_tr, Yb[tr_i], alphas, kind=kind, fit_intercept=fit_intercept, cv=cv,
                 alpha_per_target=alpha_per_target, be=be, batch_size=batch_size, random_state=random_state,
                 overwrite=True,
             )
-            pred = K[te_i][:, tr_i] @ (dec.basis @ Z) + y_mean
+            del K_tr
+            pred = _predict_from_kernel(K[te_i][:, tr_i], row_mean, dec.basis @ Z, y_mean)
         else:
             x_mean = _mean64(X, tr) if fit_intercept else None
             Xc = _center_into(X, x_mean, be, rows=tr)
@@ -531,6 +541,20 @@ def ridge_cv_predictions(
         chosen[k] = alphas[idx]
         log.debug("fold %d/%d: %s ridge, %d train, %d test", k + 1, len(folds), kind, len(tr), len(te))
     return (out[:, 0] if one_d else out), chosen
+
+
+def _predict_from_kernel(K_te: Any, row_mean: Any, C: Any, y_mean: Any) -> Any:
+    """Test predictions from a kernel whose rows were centred on some common vector ``m``.
+
+    With training rows centred on their own mean ``m_tr``, the prediction is
+    ``(x - m_tr)(X_tr - m_tr)' c + y_mean``. Because ``1'c = 0`` (the dual coefficients live in
+    the deflated subspace), ``(X_tr - m_tr)' c = (X_tr - m)' c``, and ``(x - m_tr) = (x - m) -
+    (m_tr - m)`` where ``(m_tr - m)(X_tr - m)' = mean over training rows of K_tr`` (``row_mean``).
+    So ``pred = (K_te - row_mean) c + y_mean``: exact for any ``m``.
+    """
+    if row_mean is not None:
+        return K_te @ C - row_mean @ C + y_mean
+    return K_te @ C + y_mean
 
 
 def gram_kernel(X: np.ndarray, *, fit_intercept: bool = True, be: Backend | None = None) -> Any:

@@ -1,0 +1,314 @@
+"""Scoring: correlations, split-half ceilings, ceiled scores, fit_and_score end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.stats
+import xarray as xr
+
+from brainfit import temporal
+from brainfit.assembly import activation_assembly, neural_assembly
+from brainfit.mapping import PLSMapping, RidgeMapping, Splits, make_splits
+from brainfit.scoring import (
+    ceiled_score, correlate, fit_and_score, pearson_r, score_predictions, split_half_ceiling, split_half_masks,
+    standardize_within_folds,
+)
+
+BINS = (np.array([70.0, 80.0, 90.0]), np.array([80.0, 90.0, 100.0]))
+
+
+def make_world(n_stim=60, n_feat=12, n_neur=6, n_reps=4, noise=1.0, seed=0, reps=None, n_cat=3):
+    """Linear ground truth: responses = features @ W per bin, plus trial noise.
+
+    Returns features (n_stim, n_feat), signal (n_stim, n_neur, n_bins), trials assembly.
+    """
+    rng = np.random.default_rng(seed)
+    n_bins = len(BINS[0])
+    feats = rng.standard_normal((n_stim, n_feat))
+    W = rng.standard_normal((n_feat, n_neur, n_bins)) / np.sqrt(n_feat)
+    signal = np.einsum("sf,fnb->snb", feats, W) + 5.0
+    counts = np.full(n_stim, n_reps) if reps is None else np.asarray(reps)
+    stim = np.repeat(np.arange(n_stim), counts)
+    rep = np.concatenate([np.arange(c) for c in counts])
+    values = signal[stim] + noise * rng.standard_normal((len(stim), n_neur, n_bins))
+    ids = np.array([f"img{i:03d}" for i in range(n_stim)])
+    neural = neural_assembly(
+        values, stimulus_id=ids[stim], repetition=rep, neuroid_id=[f"n{i}" for i in range(n_neur)],
+        time_bin_start=BINS[0], time_bin_end=BINS[1], region=["V4"] * (n_neur // 2) + ["IT"] * (n_neur - n_neur // 2),
+        presentation_coords={"category": np.array([f"c{i % n_cat}" for i in range(n_stim)])[stim]},
+    )
+    return ids, feats, signal, neural
+
+
+def acts(ids, feats, layer="L1"):
+    return activation_assembly(feats, stimulus_id=ids, layer=layer)
+
+
+# ----------------------------------------------------------------------------- correlations
+
+
+def test_pearson_r_matches_scipy_and_handles_constants():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((30, 4)), rng.standard_normal((30, 4))
+    ref = [scipy.stats.pearsonr(x[:, j], y[:, j])[0] for j in range(4)]
+    np.testing.assert_allclose(pearson_r(x, y), ref, rtol=1e-12)
+    x[:, 1] = 3.0
+    y[:, 2] = -1.0
+    r = pearson_r(x, y)
+    assert r[1] == 0.0 and np.isnan(r[2])
+
+
+def test_standardize_within_folds_gives_weighted_mean_of_fold_correlations():
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((40, 3)), rng.standard_normal((40, 3))
+    x[20:] = 10 * x[20:] + 100  # a different offset and scale in fold 1
+    fold = np.repeat([0, 1], 20)
+    r = pearson_r(standardize_within_folds(x, fold), standardize_within_folds(y, fold))
+    per_fold = (pearson_r(x[:20], y[:20]) + pearson_r(x[20:], y[20:])) / 2
+    np.testing.assert_allclose(r, per_fold, rtol=1e-12)
+
+
+def test_ceiled_score_convention():
+    r = np.array([0.5, -0.5, 0.5, 0.3])
+    c = np.array([0.5, 0.5, 0.0, -0.1])
+    out = ceiled_score(r, c)
+    np.testing.assert_allclose(out[:2], [0.5, -0.5])  # sign(r) r^2 / ceiling, ceiling not squared
+    assert np.isnan(out[2]) and np.isnan(out[3])
+
+
+# ----------------------------------------------------------------------------- ceilings
+
+
+def test_split_half_masks_balanced_and_order_invariant():
+    counts = np.array([2, 3, 5, 1, 4])
+    group = np.repeat(np.arange(5), counts)
+    rep = np.concatenate([np.arange(c) for c in counts])
+    m = split_half_masks(group, rep, n_splits=20, seed=4)
+    for g, c in enumerate(counts):
+        sel = m[:, group == g]
+        assert np.all((sel == 0).sum(1) == c // 2) and np.all((sel == 1).sum(1) == c // 2)
+    assert len({tuple(row) for row in m}) > 1  # splits actually differ
+    perm = np.random.default_rng(0).permutation(len(group))
+    m2 = split_half_masks(group[perm], rep[perm], n_splits=20, seed=4)
+    np.testing.assert_array_equal(m2, m[:, perm])
+
+
+def _reference_ceiling(neural, n_splits, seed):
+    """Direct loops: per split, per neuroid and bin, half means per stimulus, scipy pearsonr;
+    average over splits, then Spearman-Brown with k = mean(1/h) / mean(1/n)."""
+    sid = neural.stimulus_id.values.astype(str)
+    ids = np.unique(sid)
+    group = np.searchsorted(ids, sid)
+    rep = neural.repetition.values
+    masks = split_half_masks(group, rep, n_splits, seed)
+    counts = np.bincount(group)
+    vals = neural.values
+    N, T = vals.shape[1:]
+    r = np.zeros((n_splits, N, T))
+    for s in range(n_splits):
+        for i in range(N):
+            for b in range(T):
+                a = [vals[(group == g) & (masks[s] == 0), i, b].mean() for g in range(len(ids))]
+                c = [vals[(group == g) & (masks[s] == 1), i, b].mean() for g in range(len(ids))]
+                r[s, i, b] = scipy.stats.pearsonr(a, c)[0]
+    rbar = r.mean(0)
+    k = np.mean(1 / (counts // 2)) / np.mean(1 / counts)
+    return k * rbar / (1 + (k - 1) * rbar), rbar
+
+
+@pytest.mark.parametrize("reps", [None, "unequal"])
+def test_ceiling_equals_direct_reference(reps):
+    rng = np.random.default_rng(5)
+    counts = None if reps is None else rng.integers(2, 7, size=20)
+    ids, feats, signal, neural = make_world(n_stim=20, n_neur=3, reps=counts, seed=2)
+    ceil = split_half_ceiling(neural, n_splits=7, seed=11)
+    ref, rbar = _reference_ceiling(neural, 7, 11)
+    np.testing.assert_allclose(ceil.values, ref, rtol=1e-10)
+    np.testing.assert_allclose(ceil.split_half_r.values, rbar, rtol=1e-10)
+    c = np.full(20, 4) if counts is None else counts
+    assert ceil.attrs["spearman_brown_k"] == pytest.approx(np.mean(1 / (c // 2)) / np.mean(1 / c), rel=1e-12)
+    assert (ceil.attrs["spearman_brown_k"] == 2.0) == (reps is None)
+    # order of presentations is irrelevant
+    jumbled = neural.isel(presentation=rng.permutation(neural.sizes["presentation"]))
+    np.testing.assert_array_equal(split_half_ceiling(jumbled, n_splits=7, seed=11).values, ceil.values)
+
+
+def test_ceiling_estimates_reliability_of_the_mean():
+    # signal variance 1 per neuroid/bin (approximately), noise variance 4 per trial, 4 trials:
+    # reliability of the 4-trial mean = var_s / (var_s + 4/4) ~= 0.5
+    rng = np.random.default_rng(3)
+    n_stim, n_rep = 400, 4
+    sig = rng.standard_normal((n_stim, 20, 1))
+    vals = np.repeat(sig, n_rep, axis=0) + 2.0 * rng.standard_normal((n_stim * n_rep, 20, 1))
+    ids = np.repeat([f"s{i}" for i in range(n_stim)], n_rep)
+    neural = neural_assembly(vals, stimulus_id=ids, repetition=np.tile(np.arange(n_rep), n_stim),
+                             neuroid_id=[f"n{i}" for i in range(20)], time_bin_start=[70], time_bin_end=[80])
+    ceil = split_half_ceiling(neural, n_splits=20)
+    expected = sig.var(axis=0)[:, 0] / (sig.var(axis=0)[:, 0] + 1.0)
+    assert abs(float(np.mean(ceil.values[:, 0] - expected))) < 0.03
+
+
+def test_ceiling_needs_trials():
+    ids, feats, signal, neural = make_world(n_stim=10)
+    from brainfit.assembly import average_repetitions
+
+    with pytest.raises(ValueError, match="no 'repetition' coord"):
+        split_half_ceiling(average_repetitions(neural))
+    with pytest.raises(ValueError, match="neural assembly has no 'repetition' coord: noise ceilings need single trials"):
+        fit_and_score(acts(ids, feats), average_repetitions(neural), n_bootstrap=0, progress=False)
+
+
+# ----------------------------------------------------------------------------- scores
+
+
+def test_true_signal_scores_one_ceiled_on_noisy_data():
+    # A model that predicts the noise-free response reaches r^2 = reliability in expectation, so
+    # its ceiled score is ~1 (this would fail for r / ceiling or r^2 / ceiling^2).
+    ids, feats, signal, neural = make_world(n_stim=300, n_neur=20, noise=2.0, seed=4)
+    pred = xr.DataArray(signal, dims=("presentation", "neuroid", "time_bin"),
+                        coords={"stimulus_id": ("presentation", ids), "neuroid_id": ("neuroid", neural.neuroid_id.values),
+                                "time_bin_start": ("time_bin", BINS[0]), "time_bin_end": ("time_bin", BINS[1])})
+    ds = score_predictions(pred, neural, n_bootstrap=0, reliability_threshold=0.0)
+    assert 0.3 < float(ds.ceiling.median()) < 0.8
+    assert abs(float(ds.ceiled.mean()) - 1.0) < 0.1
+    np.testing.assert_allclose(ds.ceiled.values, np.sign(ds.r.values) * ds.r.values ** 2 / ds.ceiling.values)
+
+
+def test_perfect_model_on_noiseless_data_scores_one():
+    ids, feats, signal, neural = make_world(n_stim=60, noise=0.0)
+    ds = fit_and_score(acts(ids, feats), neural, n_bootstrap=50, progress=False,
+                       mapping=RidgeMapping(alphas=[1e-6, 1e-3], dtype="float64"))
+    np.testing.assert_allclose(ds.ceiling.values, 1.0)
+    assert float(ds.ceiled.min()) > 0.999
+    assert float(ds.median_ceiled_ci.sel(bound="low").min()) > 0.99
+
+
+def test_shuffled_stimulus_model_scores_zero():
+    ids, feats, signal, neural = make_world(n_stim=120, n_neur=10, noise=0.5, seed=1)
+    good = fit_and_score(acts(ids, feats), neural, n_bootstrap=200, progress=False)
+    shuffled_ids = ids[np.random.default_rng(0).permutation(len(ids))]
+    bad = fit_and_score(acts(shuffled_ids, feats), neural, n_bootstrap=200, progress=False)
+    assert float(good.median_ceiled.min()) > 0.8
+    assert abs(float(bad.median_ceiled.mean())) < 0.05
+    lo, hi = bad.median_ceiled_ci.sel(bound="low"), bad.median_ceiled_ci.sel(bound="high")
+    assert bool((lo < 0.05).all()) and bool((hi > -0.05).all())
+
+
+def test_jumbled_presentations_give_identical_scores():
+    ids, feats, signal, neural = make_world(n_stim=40, n_neur=4, seed=6)
+    a = acts(ids, feats)
+    rng = np.random.default_rng(1)
+    ja = a.isel(presentation=rng.permutation(40))
+    jn = neural.isel(presentation=rng.permutation(neural.sizes["presentation"]))
+    splits = make_splits(neural, n_folds=5)
+    kw = dict(n_bootstrap=30, progress=False, splits=splits, mapping=RidgeMapping(dtype="float64"))
+    x, y = fit_and_score(a, neural, **kw), fit_and_score(ja, jn, **kw)
+    for v in ("r", "ceiling", "ceiled", "median_ceiled", "median_ceiled_ci", "alpha"):
+        np.testing.assert_allclose(x[v].values, y[v].values, rtol=1e-9, atol=1e-12, err_msg=v)
+
+
+def test_reliability_threshold_reports_unreliable_neuroids():
+    ids, feats, signal, neural = make_world(n_stim=80, n_neur=6, noise=0.7, seed=2)
+    vals = neural.values.copy()
+    vals[:, 0, :] = np.random.default_rng(0).standard_normal(vals[:, 0, :].shape)  # pure noise neuroid
+    noisy = neural.copy(data=vals)
+    ds = fit_and_score(acts(ids, feats), noisy, n_bootstrap=0, progress=False, reliability_threshold=0.3)
+    assert not ds.reliable.values[0].any() and ds.reliable.values[1:].all()
+    np.testing.assert_array_equal(ds.n_unreliable.values, 1)
+    assert np.isfinite(ds.r.values[0]).all()  # kept and reported, not hidden
+    layer_r = ds.r.isel(layer=0)
+    np.testing.assert_allclose(ds.median_r.isel(layer=0).values, np.median(layer_r.values[1:], axis=0))
+    np.testing.assert_allclose(ds.median_r_unreliable.isel(layer=0).values, layer_r.values[0])
+
+
+def test_joint_bins_equal_separate_bins_for_ridge():
+    ids, feats, signal, neural = make_world(n_stim=50, n_neur=4, seed=3)
+    a = activation_assembly(np.repeat(feats[:, :, None], 2, axis=2), stimulus_id=ids, layer="L1")
+    m = RidgeMapping(dtype="float64")
+    joint = fit_and_score(a, neural, temporal.constant(), mapping=m, n_bootstrap=0, progress=False)
+    assert joint.attrs["bins_fitted_jointly"]
+    tb = neural.isel(presentation=slice(0, None))
+    per_bin = xr.DataArray(np.repeat(feats[:, :, None], 3, axis=2), dims=("presentation", "neuroid", "time_bin"),
+                           coords={"stimulus_id": ("presentation", ids), "layer": ("neuroid", ["L1"] * feats.shape[1]),
+                                   "time_bin_start": ("time_bin", tb.time_bin_start.values),
+                                   "time_bin_end": ("time_bin", tb.time_bin_end.values)})
+    separate = fit_and_score(per_bin, neural, mapping=m, n_bootstrap=0, progress=False)
+    assert not separate.attrs["bins_fitted_jointly"]
+    np.testing.assert_allclose(joint.r.values, separate.r.values, rtol=1e-10)
+
+
+def test_one_to_one_map_fits_each_bin_and_pls_works():
+    ids, feats, signal, neural = make_world(n_stim=45, n_neur=4, seed=8)
+    steps = np.stack([feats, feats * 0.5 + 1, feats[:, ::-1]], axis=2)  # different features per step
+    a = activation_assembly(steps, stimulus_id=ids, layer="L1")
+    tmap = temporal.one_to_one(latency_ms=70.0)
+    ds = fit_and_score(a, neural, tmap, mapping=PLSMapping(n_components=5), n_bootstrap=0, progress=False)
+    assert ds.r.dims == ("neuroid", "time_bin", "layer") and ds.r.shape == (4, 3, 1)
+    assert not ds.attrs["shared_features"] and ds.attrs["mapping"] == "PLSMapping"
+    assert float(ds.r.isel(time_bin=0).median()) > 0.6  # step 0 = the true features
+    assert ds.attrs["temporal_map"]["kind"] == "one_to_one"
+
+
+def test_layer_selection_uses_training_folds_only():
+    ids, feats, signal, neural = make_world(n_stim=60, n_neur=4, noise=0.5, seed=9)
+    noise = np.random.default_rng(1).standard_normal(feats.shape)
+    a = activation_assembly(np.concatenate([noise, feats], axis=1), stimulus_id=ids,
+                            layer=["bad"] * feats.shape[1] + ["good"] * feats.shape[1])
+    splits = make_splits(neural, n_folds=5)
+    kw = dict(splits=splits, n_bootstrap=0, progress=False, keep_predictions=True)
+    ds = fit_and_score(a, neural, **kw)
+    assert (ds.selected_layer.values == "good").all()
+    assert ds.selected_layer.dims == ("fold", "region")
+    np.testing.assert_allclose(ds.prediction_selected.values, ds.prediction.sel(layer="good").values)
+    # Changing the responses of fold 0's test stimuli must not change fold 0's selection or
+    # inner scores (they may only depend on fold 0's training stimuli).
+    test_ids = set(splits.test_ids(0))
+    vals = neural.values.copy()
+    rows = np.array([s in test_ids for s in neural.stimulus_id.values.astype(str)])
+    vals[rows] = np.random.default_rng(2).standard_normal(vals[rows].shape)
+    ds2 = fit_and_score(a, neural.copy(data=vals), **kw)
+    np.testing.assert_array_equal(ds2.inner_r.isel(fold=0).values, ds.inner_r.isel(fold=0).values)
+    assert not np.allclose(ds2.inner_r.isel(fold=1).values, ds.inner_r.isel(fold=1).values)
+
+
+def test_scores_carry_settings_and_are_reproducible():
+    ids, feats, signal, neural = make_world(n_stim=40, n_neur=4, seed=10)
+    kw = dict(n_bootstrap=40, progress=False, seed=3)
+    a, b = fit_and_score(acts(ids, feats), neural, **kw), fit_and_score(acts(ids, feats), neural, **kw)
+    xr.testing.assert_identical(a, b)
+    for key in ("convention", "mapping", "mapping_params", "splits", "n_ceiling_splits", "reliability_threshold",
+                "n_bootstrap", "seed", "ceiling_spearman_brown_k"):
+        assert key in a.attrs, key
+    assert a.attrs["splits"]["n_folds"] == 10 and a.attrs["splits"]["stratify"] == "category"
+    assert "never squared" in a.attrs["convention"]
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_bad_input_raises_naming_the_problem():
+    ids, feats, signal, neural = make_world(n_stim=30, n_neur=3, seed=11)
+    with pytest.raises(ValueError, match=r"activations stimuli do not match the splits' stimuli: 0 not in the splits .*1 of the splits missing"):
+        fit_and_score(acts(ids[1:], feats[1:]), neural, n_bootstrap=0, progress=False)
+    other = Splits.kfold([f"x{i}" for i in range(30)], n_folds=3)
+    with pytest.raises(ValueError, match="neural assembly stimuli do not match the splits' stimuli: 30 not in the splits"):
+        fit_and_score(acts(ids, feats), neural, splits=other, n_bootstrap=0, progress=False)
+    bad = feats.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(ValueError, match="contains 1 non-finite value"):
+        fit_and_score(acts(ids, bad), neural, n_bootstrap=0, progress=False)
+    nv = neural.values.copy()
+    nv[5, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"neural assembly contains 1 non-finite value\(s\) \(1 NaN"):
+        fit_and_score(acts(ids, feats), neural.copy(data=nv), n_bootstrap=0, progress=False)
+    multi = activation_assembly(np.repeat(feats[:, :, None], 4, axis=2), stimulus_id=ids, layer="L1")
+    with pytest.raises(ValueError, match="activations have 4 time steps and no temporal_map"):
+        fit_and_score(multi, neural, n_bootstrap=0, progress=False)
+    with pytest.raises(ValueError, match=r"layer\(s\) \['L9'\] not in activations"):
+        fit_and_score(acts(ids, feats), neural, layers=["L9"], n_bootstrap=0, progress=False)
+    pred = xr.DataArray(np.zeros((30, 3, 2)), dims=("presentation", "neuroid", "time_bin"),
+                        coords={"stimulus_id": ("presentation", ids), "time_bin_start": ("time_bin", [70.0, 80.0]),
+                                "time_bin_end": ("time_bin", [80.0, 90.0])})
+    with pytest.raises(ValueError, match="prediction time bins differ"):
+        correlate(pred, neural)
