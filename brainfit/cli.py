@@ -83,7 +83,7 @@ def reliability_lines(neural) -> list[str]:
 
     if not has_repetitions(neural):
         return ["reliability: not available (no single trials)"]
-    from brainfit.scoring import split_half_reliability
+    from brainfit.scoring import split_half_ceiling
 
     lines = ["median split-half reliability (Spearman-Brown) per time bin:"]
     starts = neural.time_bin_start.values
@@ -92,7 +92,7 @@ def reliability_lines(neural) -> list[str]:
     lines.append(header)
     for region in regions:
         part = neural if region is None else select_region(neural, region)
-        rel = split_half_reliability(part)
+        rel = split_half_ceiling(part, n_splits=20)
         med = np.median(rel.values, axis=0)
         lines.append(f"  {str(region or 'all'):>14s}: " + " ".join(f"{m:5.2f}" for m in med))
     return lines

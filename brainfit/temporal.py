@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import warnings
+
 import numpy as np
 import xarray as xr
 
@@ -164,20 +166,19 @@ class TemporalMap:
 
     @staticmethod
     def _check_not_constant(act: xr.DataArray, out: np.ndarray, step_of_bin: np.ndarray) -> None:
-        # A layer read before the feedforward signal reaches it is constant across stimuli: that
-        # bin would get a meaningless fit, so say so instead of scoring it.
+        # A layer read before the feedforward signal reaches it is constant over stimuli: it can
+        # predict nothing in that bin (its fit scores ~0, as it should). Say so, once per layer.
         layer_of = np.asarray(act.coords[LAYER].values).astype(str)
         for name in dict.fromkeys(layer_of.tolist()):
             cols = out[:, layer_of == name, :]
             spread = np.ptp(cols, axis=0).max(axis=0) if cols.shape[0] > 1 else np.ones(cols.shape[2])
             dead = np.flatnonzero(spread == 0)
             if len(dead):
-                b = int(dead[0])
-                step = int(np.asarray(act.coords[TIME_STEP].values)[step_of_bin[b]])
-                raise ValueError(
-                    f"layer {name!r} is constant over stimuli in time bin {b} (model step {step}): the "
-                    "feedforward signal has not reached it yet; increase latency_ms or drop that bin"
-                )
+                step = int(np.asarray(act.coords[TIME_STEP].values)[step_of_bin[dead[-1]]])
+                warnings.warn(
+                    f"layer {name!r} is constant over stimuli in {len(dead)} time bin(s) (up to model step {step}): "
+                    "the feedforward signal has not reached it yet, so it cannot predict those bins",
+                    RuntimeWarning, stacklevel=3)
 
 
 def one_to_one(latency_ms: float = 0.0, step_ms: float = 10.0) -> TemporalMap:
