@@ -723,7 +723,9 @@ def fit_and_score(
     ``r``, ``ceiled`` (neuroid x time_bin x layer); ``ceiling``, ``split_half_r``, ``reliable``
     (neuroid x time_bin); summaries over reliable neuroids per bin and layer with bootstrap CIs;
     with selection, ``r_selected``, ``ceiled_selected`` (neuroid x time_bin), their summaries and
-    ``selected_layer`` (fold x region); ``alpha`` (fold x neuroid x time_bin x layer) for ridge.
+    ``selected_layer`` (fold x selection_region) and ``inner_r`` (fold x neuroid x time_bin x
+    layer, the inner-fold scores behind the choice); ``alpha`` (fold x neuroid x time_bin x layer)
+    for ridge.
     Settings are in ``attrs``.
     """
     mapping = RidgeMapping() if mapping is None else mapping
@@ -798,7 +800,9 @@ def fit_and_score(
         sds = _build_dataset(avg, sel_arrays, ceil, info, None, {}, suffix="_selected")
         for v in sds.data_vars:
             ds[v] = sds[v]
-        ds["selected_layer"] = xr.DataArray(chosen.astype(str), dims=("fold", REGION), coords={REGION: ("region", region_names)})
+        # its own dim name: the neuroid coord "region" stays on the neuroids
+        ds["selected_layer"] = xr.DataArray(chosen.astype(str), dims=("fold", "selection_region"),
+                                            coords={"selection_region": region_names})
         ds["inner_r"] = xr.DataArray(np.moveaxis(inner_r, 0, -1), dims=("fold", NEUROID, TIME_BIN, LAYER))
     if keep_predictions:
         pcoords = {k: c for k, c in avg.coords.items() if c.dims == (PRESENTATION,)}

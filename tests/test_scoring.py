@@ -173,6 +173,7 @@ def test_true_signal_scores_one_ceiled_on_noisy_data():
     assert 0.3 < float(ds.ceiling.median()) < 0.8
     assert abs(float(ds.ceiled.mean()) - 1.0) < 0.1
     np.testing.assert_allclose(ds.ceiled.values, np.sign(ds.r.values) * ds.r.values ** 2 / ds.ceiling.values)
+    np.testing.assert_allclose(correlate(pred.isel(presentation=slice(None, None, -1)), neural).values, ds.r.values)
 
 
 def test_perfect_model_on_noiseless_data_scores_one():
@@ -259,7 +260,8 @@ def test_layer_selection_uses_training_folds_only():
     kw = dict(splits=splits, n_bootstrap=0, progress=False, keep_predictions=True)
     ds = fit_and_score(a, neural, **kw)
     assert (ds.selected_layer.values == "good").all()
-    assert ds.selected_layer.dims == ("fold", "region")
+    assert ds.selected_layer.dims == ("fold", "selection_region")
+    assert list(ds.selection_region.values) == ["V4", "IT"] and ds.region.dims == ("neuroid",)
     np.testing.assert_allclose(ds.prediction_selected.values, ds.prediction.sel(layer="good").values)
     # Changing the responses of fold 0's test stimuli must not change fold 0's selection or
     # inner scores (they may only depend on fold 0's training stimuli).
