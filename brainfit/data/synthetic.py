@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 VARIATION_LEVELS = (0, 3, 6)
 STIMULUS_ON_MS = 100.0
 _DT = 2.0  # ms, simulation step
+_READOUTS: dict[tuple, tuple] = {}  # trained readouts, shared by population sizes (see GroundTruth)
 
 
 @dataclass(frozen=True)
@@ -225,10 +226,13 @@ class GroundTruth:
             w[j, chosen] = rng.uniform(0.5, 1.5, size=3) * np.where(rng.random(3) < 0.8, 1.0, -0.7)
         self.v4_w = w
         self.v4_theta = rng.uniform(-0.5, 1.0, size=n_hidden)
-        self.v4_recorded = rng.choice(n_hidden, size=n_v4, replace=False)
-        # Position-invariant templates (max over the grid), for the IT feedforward drive.
+        # Position-invariant templates (max over the grid), for the object-evidence readout.
         self.templates = torch.tensor(rng.standard_normal((self.N_TEMPLATES, n_ch, 3, 3)) / np.sqrt(9 * n_ch),
                                       dtype=torch.float32)
+        # Everything above depends only on the world and the V4 pool size, so the readout trained
+        # on it is shared by every population size (see _readout). Recorded populations below.
+        rng = np.random.default_rng([network_seed, 4])
+        self.v4_recorded = rng.choice(n_hidden, size=n_v4, replace=False)
         # IT feedforward tuning: sparse random weights over the V4 pool (pose-dependent drive).
         mask = rng.random((n_it, n_hidden)) < 0.15
         self.it_ff_w = rng.standard_normal((n_it, n_hidden)) * mask / np.sqrt(0.15 * n_hidden)
@@ -248,17 +252,21 @@ class GroundTruth:
         self.v4_gain = rng.uniform(40, 100, size=n_v4)
         self.it_gain = rng.uniform(40, 100, size=n_it)
         self.it_mix = rng.uniform(0.8, 1.2, size=n_it)
-        # Train the object-evidence readout on "developmental" images the recordings never use.
-        dev = make_design(objects, images_per_object=24, seed=[network_seed, 3])
-        feats = self._features(render_images(objects, dev, image_size))
-        self.feat_mean, self.feat_std = feats.mean(0), feats.std(0) + 1e-6
-        z = (feats - self.feat_mean) / self.feat_std
+        key = (network_seed, image_size, n_hidden, tuple(o.name for o in objects))
+        if key not in _READOUTS:
+            _READOUTS[key] = self._train_readout(network_seed)
+        self.feat_mean, self.feat_std, self.readout, self.ev_scale = _READOUTS[key]
+
+    def _train_readout(self, network_seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Ridge readout of object identity trained on "developmental" images the recordings never use."""
+        dev = make_design(self.objects, images_per_object=24, seed=[network_seed, 3])
+        feats = self._features(render_images(self.objects, dev, self.image_size))
+        mean, std = feats.mean(0), feats.std(0) + 1e-6
+        z = (feats - mean) / std
         target = np.eye(self.n_obj)[[r["object_index"] for r in dev]]
         target = target - target.mean(0)
-        gram = z.T @ z + 50.0 * np.eye(z.shape[1])
-        self.readout = np.linalg.solve(gram, z.T @ target)
-        ev = z @ self.readout
-        self.ev_scale = ev.std()
+        readout = np.linalg.solve(z.T @ z + 50.0 * np.eye(z.shape[1]), z.T @ target)
+        return mean, std, readout, float((z @ readout).std())
 
     # -------------------------------------------------------------- stages
     def _v1(self, images: np.ndarray) -> torch.Tensor:
