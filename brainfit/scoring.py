@@ -47,10 +47,12 @@ Confidence intervals
     ``r``, the ceiling (from ``n_bootstrap_splits`` of the split halves) and the median ceiled
     score per time bin. The same resamples are used for every layer, so layers are paired.
 Layer selection
-    Nested, on training stimuli only: for each outer fold, every layer is cross-validated on the
-    inner folds of that fold's training set (:meth:`Splits.inner`), the layer with the highest
-    median inner ``r`` over the region's neuroids (averaged over time bins) is picked per region,
-    and the outer test fold is predicted by that layer.
+    Nested, on training stimuli only: for each outer fold, every layer is scored on that fold's
+    training set alone, the layer with the highest median score over the region's neuroids
+    (averaged over time bins) is picked per region, and the outer test fold is predicted by that
+    layer. The training-set score is the within-fold ``r`` on inner folds (:meth:`Splits.inner`;
+    any mapping) or, for ridge with LOO alpha selection, the exact LOO R^2 that the outer fit
+    already computed (so selection costs no extra fits).
 """
 
 from __future__ import annotations
@@ -645,6 +647,26 @@ def _layer_masks(mapped: xr.DataArray, layers: str | Sequence[str] | None) -> di
     return {name: names == name for name in chosen}
 
 
+_PER_LAYER = {"r", "ceiled", "median_r", "median_ceiled", "median_r_unreliable", "median_r_ci", "median_ceiled_ci"}
+
+_CRITERIA = {
+    "loo": "nested: per outer training set, median over the region's neuroids of the LOO R^2 (mean over bins)",
+    "inner_folds": "nested: per outer training set, median over the region's neuroids of the inner-fold r (mean over bins)",
+}
+
+
+def _selection_criterion(layer_selection: str, mapping: Any) -> str:
+    if layer_selection not in ("auto", "loo", "inner_folds"):
+        raise ValueError(f"layer_selection must be 'auto', 'loo' or 'inner_folds', got {layer_selection!r}")
+    loo_ok = (isinstance(mapping, RidgeMapping) and mapping.cv == "loo"
+              and np.atleast_1d(np.asarray(mapping.alphas)).size > 1)
+    if layer_selection == "loo" and not loo_ok:
+        raise ValueError("layer_selection='loo' needs a RidgeMapping with cv='loo' and more than one alpha")
+    if layer_selection == "auto":
+        return "loo" if loo_ok else "inner_folds"
+    return layer_selection
+
+
 class _Fitter:
     """Cross-validated predictions for one feature matrix, reusing one ridge kernel for every
     outer and inner fold (its blocks) when the mapping is a dual-form ridge."""
@@ -676,6 +698,7 @@ def fit_and_score(
     splits: Splits | None = None,
     layers: str | Sequence[str] | None = None,
     select_layers: bool = True,
+    layer_selection: str = "auto",
     inner_folds: int | None = None,
     ceiling: xr.DataArray | None = None,
     n_ceiling_splits: int = 100,
@@ -708,8 +731,15 @@ def fit_and_score(
         ``None``: score every layer separately; ``"all"``: all features as one readout; or a list.
     select_layers : bool
         With several layers, also score a per-region layer choice made on training folds only.
+    layer_selection : {"auto", "loo", "inner_folds"}
+        How each outer training set ranks layers (per region: median over its neuroids, mean
+        over bins). ``"inner_folds"``: cross-validate every layer on the inner folds of the
+        training set (:meth:`Splits.inner`) and use the within-fold ``r`` (any mapping).
+        ``"loo"``: ridge with LOO alpha selection only -- the training-set R^2 from the exact LOO
+        errors at the chosen alphas, which the outer fits compute anyway (no extra fits).
+        ``"auto"``: ``"loo"`` when it applies, else ``"inner_folds"``.
     inner_folds : int, optional
-        Inner folds for layer selection (default: :meth:`Splits.inner`'s).
+        Inner folds for ``"inner_folds"`` selection (default: :meth:`Splits.inner`'s).
     ceiling, n_ceiling_splits, reliability_threshold, n_bootstrap, n_bootstrap_splits, ci, seed
         See :func:`score_predictions`.
     keep_predictions : bool
@@ -723,9 +753,9 @@ def fit_and_score(
     ``r``, ``ceiled`` (neuroid x time_bin x layer); ``ceiling``, ``split_half_r``, ``reliable``
     (neuroid x time_bin); summaries over reliable neuroids per bin and layer with bootstrap CIs;
     with selection, ``r_selected``, ``ceiled_selected`` (neuroid x time_bin), their summaries and
-    ``selected_layer`` (fold x selection_region) and ``inner_r`` (fold x neuroid x time_bin x
-    layer, the inner-fold scores behind the choice); ``alpha`` (fold x neuroid x time_bin x layer)
-    for ridge.
+    ``selected_layer`` (fold x selection_region) and ``selection_score`` (fold x neuroid x
+    time_bin x layer, the training-only scores behind the choice); ``alpha`` (fold x neuroid x
+    time_bin x layer) for ridge.
     Settings are in ``attrs``.
     """
     mapping = RidgeMapping() if mapping is None else mapping
@@ -753,10 +783,11 @@ def fit_and_score(
     regions = (np.asarray(avg.coords[REGION].values).astype(str) if REGION in avg.coords else np.full(N, "all"))
     region_names = list(dict.fromkeys(regions.tolist()))
     do_select = select_layers and L > 1
-    inner = [splits.inner(k, inner_folds) for k in range(len(folds))] if do_select else []
+    criterion = _selection_criterion(layer_selection, mapping) if do_select else None
+    inner = [splits.inner(k, inner_folds) for k in range(len(folds))] if criterion == "inner_folds" else []
     inner_idx = [sp.indices(ids[tr]) for sp, (tr, _) in zip(inner, folds)]
     pred = np.empty((L, n, N, T))
-    inner_r = np.full((L, len(folds), N, T), np.nan)
+    sel_score = np.full((L, len(folds), N, T), np.nan)
     alpha = np.full((len(folds), N, T, L), np.nan)
     has_alpha = False
     bar = tqdm(total=L * len(groups), desc="fit_and_score", disable=not progress)
@@ -771,44 +802,56 @@ def fit_and_score(
             if "alpha" in info:
                 alpha[:, :, bins, li] = info["alpha"].reshape(len(folds), N, len(bins))
                 has_alpha = True
-            for k, (tr, _) in enumerate(folds if do_select else []):
+            if criterion == "loo":
+                # training-only R^2 from the LOO errors the outer fits computed anyway
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    r2 = 1.0 - info["cv_mse"] / info["train_var"]
+                sel_score[li][:, :, bins] = r2.reshape(len(folds), N, len(bins))
+            for k, (tr, _) in enumerate(folds if criterion == "inner_folds" else []):
                 p_in, _ = fitter.predict(Yg[tr], inner_idx[k], rows=tr)
                 inner_fold_of = inner[k].check_stimuli(ids[tr])
-                inner_r[li, k][:, bins] = pearson_r(standardize_within_folds(p_in, inner_fold_of),
-                                                    standardize_within_folds(Yg[tr], inner_fold_of), axis=0).reshape(N, len(bins))
+                sel_score[li, k][:, bins] = pearson_r(standardize_within_folds(p_in, inner_fold_of),
+                                                      standardize_within_folds(Yg[tr], inner_fold_of), axis=0).reshape(N, len(bins))
             bar.update(1)
     bar.close()
 
+    if do_select:
+        chosen = np.empty((len(folds), len(region_names)), dtype=object)
+        sel = np.empty((n, N, T))
+        everything = np.ones((N, T), dtype=bool)
+        for k, (_, te) in enumerate(folds):
+            for gi, g in enumerate(region_names):
+                cols = np.flatnonzero(regions == g)
+                # median over the region's neuroids per bin, then the mean over bins
+                crit = np.array([np.nanmean(_masked_median(sel_score[li, k][cols], everything[cols], axis=0))
+                                 for li in range(L)])
+                best = int(np.argmax(np.where(np.isnan(crit), -np.inf, crit)))
+                chosen[k, gi] = layer_names[best]
+                sel[np.ix_(te, cols)] = pred[best][np.ix_(te, cols)]
+        pred = np.concatenate([pred, sel[None]])  # scored together: same bootstrap resamples
+
     ceil, info, cattrs = _ceiling_for(neural, avg, ceiling, n_ceiling_splits, seed, n_bootstrap, n_bootstrap_splits)
     arrays = _score_arrays(pred, Y, ceil, info, reliability_threshold, n_bootstrap, seed, ci, fold_of)
-    ds = _build_dataset(avg, arrays, ceil, info, LAYER, {LAYER: (LAYER, np.array(layer_names, dtype=object))})
+    per_layer = {k: (v[:L] if k in _PER_LAYER else v) for k, v in arrays.items()}
+    ds = _build_dataset(avg, per_layer, ceil, info, LAYER, {LAYER: (LAYER, np.array(layer_names, dtype=object))})
     if has_alpha:
         ds["alpha"] = xr.DataArray(alpha, dims=("fold", NEUROID, TIME_BIN, LAYER))
     if do_select:
-        chosen = np.empty((len(folds), len(region_names)), dtype=object)
-        sel = np.empty((1, n, N, T))
-        for k, (_, te) in enumerate(folds):
-            for gi, g in enumerate(region_names):
-                cols = regions == g
-                # criterion: median inner r over the region's neuroids, averaged over bins
-                crit = np.array([np.nanmean(_masked_median(inner_r[li, k][cols], np.ones((cols.sum(), T), bool), axis=0))
-                                 for li in range(L)])
-                best = int(np.nanargmax(np.where(np.isnan(crit), -np.inf, crit)))
-                chosen[k, gi] = layer_names[best]
-                sel[0][np.ix_(te, np.flatnonzero(cols), np.arange(T))] = pred[best][np.ix_(te, np.flatnonzero(cols), np.arange(T))]
-        sel_arrays = _score_arrays(sel, Y, ceil, info, reliability_threshold, n_bootstrap, seed, ci, fold_of)
-        sds = _build_dataset(avg, sel_arrays, ceil, info, None, {}, suffix="_selected")
+        selected = {k: (v[L:] if k in _PER_LAYER else v) for k, v in arrays.items()}
+        sds = _build_dataset(avg, selected, ceil, info, None, {}, suffix="_selected")
         for v in sds.data_vars:
             ds[v] = sds[v]
         # its own dim name: the neuroid coord "region" stays on the neuroids
         ds["selected_layer"] = xr.DataArray(chosen.astype(str), dims=("fold", "selection_region"),
                                             coords={"selection_region": region_names})
-        ds["inner_r"] = xr.DataArray(np.moveaxis(inner_r, 0, -1), dims=("fold", NEUROID, TIME_BIN, LAYER))
+        ds["selection_score"] = xr.DataArray(np.moveaxis(sel_score, 0, -1), dims=("fold", NEUROID, TIME_BIN, LAYER),
+                                             attrs={"criterion": _CRITERIA[criterion]})
+        pred, sel = pred[:L], pred[L]
     if keep_predictions:
         pcoords = {k: c for k, c in avg.coords.items() if c.dims == (PRESENTATION,)}
         ds["prediction"] = xr.DataArray(np.moveaxis(pred, 0, -1), dims=(PRESENTATION, NEUROID, TIME_BIN, LAYER)).assign_coords(pcoords)
         if do_select:
-            ds["prediction_selected"] = xr.DataArray(sel[0], dims=(PRESENTATION, NEUROID, TIME_BIN))
+            ds["prediction_selected"] = xr.DataArray(sel, dims=(PRESENTATION, NEUROID, TIME_BIN))
     mapping_params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in mapping.get_params().items()}
     ds.attrs.update(_settings(n_ceiling_splits=n_ceiling_splits, reliability_threshold=reliability_threshold,
                               n_bootstrap=n_bootstrap, n_bootstrap_splits=n_bootstrap_splits, ci=ci, seed=seed,
@@ -817,7 +860,8 @@ def fit_and_score(
         mapping=type(mapping).__name__, mapping_params=mapping_params,
         splits={"n_folds": splits.n_folds, "seed": splits.seed, "stratify": splits.stratify, "fingerprint": splits.fingerprint},
         temporal_map=(temporal_map.to_dict() if hasattr(temporal_map, "to_dict") else (None if temporal_map is None else repr(temporal_map))),
-        shared_features=bool(shared), bins_fitted_jointly=bool(joint), layer_selection=("nested inner-fold median r per region" if do_select else "none"),
+        shared_features=bool(shared), bins_fitted_jointly=bool(joint),
+        layer_selection=(_CRITERIA[criterion] if do_select else "none"),
         inner_folds=(inner[0].n_folds if inner else None),
     )
     return ds

@@ -251,14 +251,16 @@ def test_one_to_one_map_fits_each_bin_and_pls_works():
     assert ds.attrs["temporal_map"]["kind"] == "one_to_one"
 
 
-def test_layer_selection_uses_training_folds_only():
+@pytest.mark.parametrize("criterion", ["loo", "inner_folds"])
+def test_layer_selection_uses_training_folds_only(criterion):
     ids, feats, signal, neural = make_world(n_stim=60, n_neur=4, noise=0.5, seed=9)
     noise = np.random.default_rng(1).standard_normal(feats.shape)
     a = activation_assembly(np.concatenate([noise, feats], axis=1), stimulus_id=ids,
                             layer=["bad"] * feats.shape[1] + ["good"] * feats.shape[1])
     splits = make_splits(neural, n_folds=5)
-    kw = dict(splits=splits, n_bootstrap=0, progress=False, keep_predictions=True)
+    kw = dict(splits=splits, n_bootstrap=0, progress=False, keep_predictions=True, layer_selection=criterion)
     ds = fit_and_score(a, neural, **kw)
+    assert ("LOO R^2" in ds.attrs["layer_selection"]) == (criterion == "loo")
     assert (ds.selected_layer.values == "good").all()
     assert ds.selected_layer.dims == ("fold", "selection_region")
     assert list(ds.selection_region.values) == ["V4", "IT"] and ds.region.dims == ("neuroid",)
@@ -270,8 +272,8 @@ def test_layer_selection_uses_training_folds_only():
     rows = np.array([s in test_ids for s in neural.stimulus_id.values.astype(str)])
     vals[rows] = np.random.default_rng(2).standard_normal(vals[rows].shape)
     ds2 = fit_and_score(a, neural.copy(data=vals), **kw)
-    np.testing.assert_array_equal(ds2.inner_r.isel(fold=0).values, ds.inner_r.isel(fold=0).values)
-    assert not np.allclose(ds2.inner_r.isel(fold=1).values, ds.inner_r.isel(fold=1).values)
+    np.testing.assert_array_equal(ds2.selection_score.isel(fold=0).values, ds.selection_score.isel(fold=0).values)
+    assert not np.allclose(ds2.selection_score.isel(fold=1).values, ds.selection_score.isel(fold=1).values)
 
 
 def test_scores_carry_settings_and_are_reproducible():

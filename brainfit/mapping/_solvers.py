@@ -162,6 +162,10 @@ def _center_into(X: np.ndarray, mean: np.ndarray | None, be: Backend, rows: np.n
     """``X[rows] - mean`` in the working dtype, computed chunk-wise in float64 so that a large
     common offset (e.g. ReLU activations) is removed *before* rounding to float32."""
     n = X.shape[0] if rows is None else len(rows)
+    if be.name == "numpy" and X.dtype == be.dtype and rows is None:
+        # Input already in the working precision: its own rounding (eps * |x|) is all there is
+        # to lose, so subtract in place of the float64 round trip (saves a pass over X).
+        return X - mean.astype(be.dtype) if mean is not None else X.copy()
     out = be.empty((n, X.shape[1]))
     step = max(1, int(2**25 // max(1, X.shape[1])))  # ~256 MB of float64 per chunk
     for i in range(0, n, step):
@@ -182,9 +186,10 @@ def _mean64(X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
 class _Decomposition:
     """One training set's eigendecomposition.
 
-    ``proj`` (n x r) maps targets to spectral coordinates (``S = proj' Yc``) and back:
-    fitted values are ``proj @ (S * shrink)`` with ``shrink = l / (l + alpha)`` (primal) and
-    the LOO residuals of (2)/(3) use ``lev = proj**2``.
+    ``proj`` (n x r) maps centred targets to spectral coordinates ``S = proj' Yc`` and back:
+    with ``Z = S / (l + alpha)``, the primal fitted values are ``proj @ Z`` (weights ``V Z``) and
+    the dual coefficients are ``c = proj @ Z``; the LOO denominators of (2)/(3) are
+    ``(proj**2) @ (1 / (l + alpha))``.
     """
 
     kind: str
@@ -472,7 +477,7 @@ def ridge_cv_predictions(
     random_state: int | None = 0,
     progress: bool = False,
     kernel: Any = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Out-of-fold ridge predictions; alphas chosen on each training set only.
 
     In the dual (``n_features > n_train``) one kernel ``Xc Xc'`` on all samples serves every fold:
@@ -494,8 +499,11 @@ def ridge_cv_predictions(
     Returns
     -------
     predictions : ndarray (n_samples, n_targets) (or (n_samples,) for 1-D ``Y``)
-    alpha : ndarray (n_folds, n_targets)
-        Alpha selected in each fold.
+    info : dict of ndarray (n_folds, n_targets)
+        ``"alpha"``: alpha selected in each fold; ``"train_var"``: variance of the training
+        targets; ``"cv_mse"`` (only when alphas were selected): the training set's mean squared
+        LOO / inner-CV error at the selected alpha, so ``1 - cv_mse / train_var`` is a
+        training-only R^2 (used for nested layer selection without refitting).
     """
     X, Y, one_d = _check_xy(X, Y)
     alphas = _check_alphas(alphas)
@@ -507,7 +515,10 @@ def ridge_cv_predictions(
     kind = choose_method(n_train_max, p, method, fit_intercept)
     Yb = be.asarray(Y)
     out = np.empty(Y.shape, dtype=be.dtype)
-    chosen = np.empty((len(folds), Y.shape[1]))
+    t = Y.shape[1]
+    chosen = np.empty((len(folds), t))
+    train_var = np.empty((len(folds), t))
+    cv_mse = np.full((len(folds), t), np.nan) if len(alphas) > 1 else None
     if kind == "dual":
         # Centre once on all samples: only for conditioning (the deflation removes any common
         # shift exactly), so no information from test samples enters a fold's fit.
@@ -522,7 +533,7 @@ def ridge_cv_predictions(
         if kind == "dual":
             K_tr = K[tr_i][:, tr_i]
             row_mean = K_tr.mean(0) if fit_intercept else None
-            dec, Z, y_mean, idx, _ = _fit_train(
+            dec, Z, y_mean, idx, mse = _fit_train(
                 K_tr, Yb[tr_i], alphas, kind=kind, fit_intercept=fit_intercept, cv=cv,
                 alpha_per_target=alpha_per_target, be=be, batch_size=batch_size, random_state=random_state,
                 overwrite=True,
@@ -532,15 +543,21 @@ def ridge_cv_predictions(
         else:
             x_mean = _mean64(X, tr) if fit_intercept else None
             Xc = _center_into(X, x_mean, be, rows=tr)
-            dec, Z, y_mean, idx, _ = _fit_train(
+            dec, Z, y_mean, idx, mse = _fit_train(
                 Xc, Yb[tr_i], alphas, kind=kind, fit_intercept=fit_intercept, cv=cv,
                 alpha_per_target=alpha_per_target, be=be, batch_size=batch_size, random_state=random_state,
             )
             pred = _center_into(X, x_mean, be, rows=te) @ (dec.basis @ Z) + y_mean
         out[te] = be.to_numpy(pred)
         chosen[k] = alphas[idx]
+        train_var[k] = Y[tr].var(axis=0)
+        if cv_mse is not None:
+            cv_mse[k] = mse[idx, np.arange(t)]
         log.debug("fold %d/%d: %s ridge, %d train, %d test", k + 1, len(folds), kind, len(tr), len(te))
-    return (out[:, 0] if one_d else out), chosen
+    info = {"alpha": chosen, "train_var": train_var}
+    if cv_mse is not None:
+        info["cv_mse"] = cv_mse
+    return (out[:, 0] if one_d else out), info
 
 
 def _predict_from_kernel(K_te: Any, row_mean: Any, C: Any, y_mean: Any) -> Any:

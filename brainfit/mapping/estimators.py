@@ -127,9 +127,9 @@ class RidgeMapping(MultiOutputMixin, RegressorMixin, BaseEstimator):
     def _cv_predict(self, X: np.ndarray, Y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
                     progress: bool = False, kernel: Any = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Out-of-fold predictions (one kernel for all folds in the dual; ``kernel`` reuses one)."""
-        pred, alpha = ridge_cv_predictions(X, Y, folds, self.alphas, progress=progress, kernel=kernel,
-                                           **self._solver_kwargs())
-        return pred.astype(np.float64), {"alpha": alpha}
+        pred, info = ridge_cv_predictions(X, Y, folds, self.alphas, progress=progress, kernel=kernel,
+                                          **self._solver_kwargs())
+        return pred.astype(np.float64), info
 
 
 class PLSMapping(MultiOutputMixin, RegressorMixin, BaseEstimator):
@@ -216,7 +216,8 @@ def cross_validated_predictions(
     progress : bool
         Show a progress bar over folds.
     return_info : bool
-        Also return a dict of per-fold diagnostics (``"alpha"``: (n_folds, n_targets) for ridge).
+        Also return a dict of per-fold diagnostics (ridge: ``"alpha"``, ``"train_var"``,
+        ``"cv_mse"``, each (n_folds, n_targets); see :func:`ridge_cv_predictions`).
 
     Returns
     -------
