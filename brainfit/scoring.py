@@ -58,6 +58,7 @@ Layer selection
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -375,13 +376,15 @@ def ceiled_score(r: Any, ceiling: Any) -> Any:
 # ----------------------------------------------------------------------------- scoring
 
 
-def _masked_median(values: np.ndarray, mask: np.ndarray, axis: int) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        import warnings
+def _nanmedian(values: np.ndarray, axis: int) -> np.ndarray:
+    """``nanmedian`` without the all-NaN warning (all-NaN slices give NaN)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(values, axis=axis)
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.nanmedian(np.where(mask, values, np.nan), axis=axis)
+
+def _masked_median(values: np.ndarray, mask: np.ndarray, axis: int) -> np.ndarray:
+    return _nanmedian(np.where(mask, values, np.nan), axis=axis)
 
 
 def _bootstrap(pred: np.ndarray, y: np.ndarray, ceil_info: dict[str, Any] | None, ceiling: np.ndarray,
@@ -389,40 +392,47 @@ def _bootstrap(pred: np.ndarray, y: np.ndarray, ceil_info: dict[str, Any] | None
     """Percentile CIs of the median (over reliable neuroids) r and ceiled score per bin.
 
     ``pred`` (L, n, N, T), ``y`` (n, N, T), ``reliable`` (N, T). Returns arrays (2, L, T).
+    Only reliable neuroid-bins enter the medians, so only their columns are resampled.
     """
     L, n, N, T = pred.shape
+    cols = np.flatnonzero(reliable.ravel())  # flat index i * T + b
+    bin_of = cols % T
+    per_bin = [np.flatnonzero(bin_of == b) for b in range(T)]
     rng = np.random.default_rng(seed)
-    yc = (y - y.mean(axis=0)).reshape(n, -1)
-    pc = (pred - pred.mean(axis=1, keepdims=True)).reshape(L, n, -1)
-    med_r = np.empty((n_bootstrap, L, T))
-    med_c = np.empty((n_bootstrap, L, T))
+    yc = (y - y.mean(axis=0)).reshape(n, -1)[:, cols]
+    pc = (pred - pred.mean(axis=1, keepdims=True)).reshape(L, n, -1)[:, :, cols]
+    med_r = np.full((n_bootstrap, L, T), np.nan)
+    med_c = np.full((n_bootstrap, L, T), np.nan)
     halves = []
     if ceil_info is not None and ceil_info["halves"]:
         usable = ceil_info["usable"]
         for a, b in ceil_info["halves"]:
+            a, b = a[:, cols], b[:, cols]
             halves.append((a - a.mean(axis=0), b - b.mean(axis=0)))
         k = ceil_info["k"]
+    fixed_ceiling = ceiling.ravel()[cols]
     for b0 in range(0, n_bootstrap, batch):
         nb = min(batch, n_bootstrap - b0)
         w = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(nb)]).astype(np.float64)
         if halves:
             wc = w[:, usable]
-            rh = np.nanmean(np.stack([_weighted_pearson(wc, a, bb) for a, bb in halves]), axis=0)
-            ceil_b = (k * rh / (1.0 + (k - 1.0) * rh)).reshape(nb, N, T)
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                rh = np.nanmean(np.stack([_weighted_pearson(wc, a, bb) for a, bb in halves]), axis=0)
+            ceil_b = k * rh / (1.0 + (k - 1.0) * rh)
         else:
-            ceil_b = np.broadcast_to(ceiling, (nb, N, T))
+            ceil_b = np.broadcast_to(fixed_ceiling, (nb, len(cols)))
         for l in range(L):
-            r_b = _weighted_pearson(w, pc[l], yc).reshape(nb, N, T)
+            r_b = _weighted_pearson(w, pc[l], yc)
             c_b = ceiled_score(r_b, ceil_b)
-            med_r[b0:b0 + nb, l] = _masked_median(r_b, reliable[None], axis=1)
-            med_c[b0:b0 + nb, l] = _masked_median(c_b, reliable[None], axis=1)
+            for t, idx in enumerate(per_bin):
+                if len(idx):
+                    med_r[b0:b0 + nb, l, t] = _nanmedian(r_b[:, idx], axis=1)
+                    med_c[b0:b0 + nb, l, t] = _nanmedian(c_b[:, idx], axis=1)
     q = [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100]
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return {"r": np.nanpercentile(med_r, q, axis=0), "ceiled": np.nanpercentile(med_c, q, axis=0)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return {"r": np.nanpercentile(med_r, q, axis=0), "ceiled": np.nanpercentile(med_c, q, axis=0)}
 
 
 def _score_arrays(pred: np.ndarray, y: np.ndarray, ceiling: np.ndarray, ceil_info: dict[str, Any] | None,
