@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
 import os
 import queue
@@ -44,7 +45,7 @@ from brainfit.assembly import ACTIVATION_DIMS, LAYER, NEUROID, PRESENTATION, REG
 from brainfit.device import resolve_device
 from brainfit.stimuli import Preprocessing, StimulusSet
 
-__all__ = ["RandomProjection", "PCAProjection", "extract", "weights_hash", "open_activations",
+__all__ = ["RandomProjection", "PCAProjection", "extract", "weights_hash", "architecture_hash", "open_activations",
            "default_cache_dir", "add_extract_parser", "Reducer"]
 
 log = logging.getLogger(__name__)
@@ -187,6 +188,22 @@ def weights_hash(model: nn.Module) -> str:
         h.update(name.encode())
         h.update(str(tuple(t.shape)).encode() + str(t.dtype).encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def architecture_hash(model: nn.Module) -> str:
+    """SHA-256 over the module tree (``repr``) and the model's ``architecture`` settings, if any.
+
+    Two models with identical weights can compute different things (a ConvRNN and its
+    ``unrolled`` control share every weight but not the recurrence), so the activation cache is
+    keyed on this as well as on :func:`weights_hash`. brainfit models describe themselves with an
+    ``architecture`` dict (:class:`brainfit.models.base.VisionModel`); for any other module the
+    printed module tree stands in.
+    """
+    h = hashlib.sha256(repr(model).encode())
+    arch = getattr(model, "architecture", None)
+    if arch is not None:
+        h.update(json.dumps(arch, sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 
@@ -411,7 +428,7 @@ def extract(model: nn.Module, stimuli: StimulusSet, layers: Sequence[str] | None
     ids = np.asarray(stimuli.stimulus_ids).astype(str)
     whash = weights_hash(model)
     key_fields = {
-        "weights": whash, "stimuli": stimuli.fingerprint(), "preprocessing": preprocessing.to_dict(),
+        "weights": whash, "architecture": architecture_hash(model), "stimuli": stimuli.fingerprint(), "preprocessing": preprocessing.to_dict(),
         "layers": adapter.names, "reduction": reducer.key(), "n_steps": n_steps, "on_steps": on_steps,
         "batch_size_independent": True, "version": __version__,
     }

@@ -161,3 +161,22 @@ def test_bad_inputs(tiny, stimuli, tmp_path):
         extract(tiny, stimuli, layers=["b9"], cache=tmp_path)
     with pytest.raises(ValueError, match="projection width"):
         RandomProjection(width=0)
+
+
+def test_same_weights_different_computation_is_a_cache_miss(tmp_path):
+    # the unrolled control shares every weight with its ConvRNN but not the recurrence: a cache
+    # keyed on weights alone would hand it the ConvRNN's activations
+    from brainfit.models import create_model, unrolled_control
+
+    torch.manual_seed(0)
+    rnn = create_model("convrnn_small_rgc", n_steps=8, on_steps=4)
+    ctrl = unrolled_control(rnn)
+    assert weights_hash(rnn) == weights_hash(ctrl)
+    rng = np.random.default_rng(1)
+    stim = StimulusSet.from_array(rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8))
+    a = extract(rnn, stim, layers=["conv5"], cache=tmp_path, progress=False)
+    b = extract(ctrl, stim, layers=["conv5"], cache=tmp_path, progress=False)
+    assert a.attrs["cache_key"] != b.attrs["cache_key"]
+    assert len(list(tmp_path.glob("*.nc"))) == 2
+    late = a.sizes["time_step"] - 1  # after offset the ConvRNN's state carries the image, the control sees gray
+    assert not np.allclose(a.values[:, :, late], b.values[:, :, late])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 from collections.abc import Callable
+from pathlib import Path
 
 from torch import nn
 
@@ -22,10 +23,14 @@ from brainfit.models.resnet_cifar import ResNetCIFAR, load_pretrained_cifar_resn
 
 __all__ = ["register_model", "create_model", "list_models", "count_params", "model_info", "VisionModel", "ConvRNN",
            "BlockSpec", "ExternalModel", "ResNetCIFAR", "wider_control", "deeper_control", "unrolled_control",
-           "feedforward_base", "load_pretrained_cifar_resnet", "CELL_TYPES"]
+           "feedforward_base", "load_pretrained_cifar_resnet", "CELL_TYPES", "list_pretrained",
+           "pretrained_info", "WEIGHTS_DIR"]
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 CELL_TYPES = ("rgc", "lstm", "gru", "vanilla", "timedecay")
+# The trained mini-zoo shipped with the package: ``<registry name>.pt`` (release checkpoint,
+# float16 weights + config + metrics) with its training config and log beside it.
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
 def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
@@ -45,13 +50,61 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
 
 
-def create_model(name: str, **kwargs) -> nn.Module:
-    """Build a registered model; unknown names raise ``KeyError`` listing close matches."""
+def list_pretrained() -> list[str]:
+    """Registry names with trained weights shipped in ``brainfit/weights`` (the mini-zoo).
+
+    ``<cell>_unrolled`` controls are listed when their ConvRNN is: they reuse its weights.
+    """
+    names = sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt") if p.stem in _REGISTRY)
+    unrolled = [f"{n}_unrolled" for n in names if f"{n}_unrolled" in _REGISTRY]
+    return sorted(names + unrolled)
+
+
+def pretrained_info(name: str) -> dict:
+    """Training config, per-epoch metrics and test accuracy of a shipped model (no weights loaded)."""
+    import json
+
+    path = WEIGHTS_DIR / f"{name}.json"
+    if not path.is_file():
+        raise KeyError(f"no shipped weights for {name!r}; shipped: {list_pretrained()}")
+    return json.loads(path.read_text())
+
+
+def _load_shipped(name: str, kwargs: dict) -> nn.Module:
+    from brainfit.training.checkpoint import load_model
+
+    base = name[: -len("_unrolled")] if name.endswith("_unrolled") and not (WEIGHTS_DIR / f"{name}.pt").is_file() else name
+    path = WEIGHTS_DIR / f"{base}.pt"
+    if not path.is_file():
+        raise KeyError(f"no shipped weights for {name!r}; shipped: {list_pretrained()} "
+                       "(train your own with `brainfit train` and load it with brainfit.training.load_model)")
+    if kwargs:
+        raise ValueError(f"pretrained {name!r} is rebuilt from its checkpoint; extra arguments {sorted(kwargs)} "
+                         "are not allowed (n_steps/on_steps can be given to forward/extract)")
+    model = load_model(path)
+    if base != name:
+        model = unrolled_control(model)
+        model.eval()
+    return model
+
+
+def create_model(name: str, *, pretrained: bool = False, **kwargs) -> nn.Module:
+    """Build a registered model; unknown names raise ``KeyError`` listing close matches.
+
+    ``pretrained=True`` loads the shipped mini-zoo weights (:func:`list_pretrained`; an
+    ``*_unrolled`` control reuses its ConvRNN's trained weights), or, for the CIFAR ResNets, the
+    shared weights under the data root. The model is returned in eval mode.
+    """
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=5, cutoff=0.5)
         hint = f"; did you mean {close}?" if close else ""
         raise KeyError(f"unknown model {name!r}{hint} ({len(_REGISTRY)} models: see list_models())")
-    model = _REGISTRY[name](**kwargs)
+    if pretrained and name.startswith("resnet"):
+        model = _REGISTRY[name](pretrained=True, **kwargs)
+    elif pretrained:
+        model = _load_shipped(name, kwargs)
+    else:
+        model = _REGISTRY[name](**kwargs)
     model.registry_name = name
     return model
 

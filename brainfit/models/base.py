@@ -47,6 +47,12 @@ class VisionModel(nn.Module):
         raise NotImplementedError
 
     @property
+    def architecture(self) -> dict:
+        """Settings that define what the model computes beyond its weights (cache keys, provenance)."""
+        return {"class": type(self).__qualname__, "is_recurrent": self.is_recurrent, "n_steps": self.n_steps,
+                "on_steps": self.on_steps, "input_size": self.input_size}
+
+    @property
     def time_varying(self) -> bool:
         """True when the model produces more than one time step."""
         return self.n_steps > 1

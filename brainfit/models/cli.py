@@ -8,17 +8,27 @@ __all__ = ["add_models_parser"]
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from brainfit.models import list_models, model_info
+    from brainfit.models import list_models, list_pretrained, model_info, pretrained_info
 
     names = list_models(args.pattern)
     if not names:
         print(f"no model matches {args.pattern!r}")
         return 1
-    print(f"{'name':36s} {'params':>9s}  {'recurrent':9s}  time steps")
+    shipped = set(list_pretrained())
+    print(f"{'name':36s} {'params':>9s}  {'recurrent':9s}  {'time steps':10s}  trained weights")
     for name in names:
         info = model_info(name)
         steps = "unrolled" if info["time_varying"] else "one"
-        print(f"{name:36s} {info['params']:9d}  {'yes' if info['is_recurrent'] else 'no':9s}  {steps}")
+        weights = ""
+        if name in shipped:
+            try:
+                acc = pretrained_info(name).get("test_accuracy")
+                weights = "shipped" + (f" (test accuracy {acc:.1%})" if acc is not None else "")
+            except KeyError:  # an unrolled control reusing its ConvRNN's weights
+                weights = f"shipped (weights of {name.removesuffix('_unrolled')})"
+        elif name.startswith("resnet"):
+            weights = "data root (pretrained_cifar_resnets)"
+        print(f"{name:36s} {info['params']:9d}  {'yes' if info['is_recurrent'] else 'no':9s}  {steps:10s}  {weights}")
     return 0
 
 

@@ -134,6 +134,12 @@ class ConvRNN(VisionModel):
 
     # ------------------------------------------------------------------ contract
     @property
+    def architecture(self) -> dict:
+        return {**super().architecture, "spec": [vars(s) for s in self.spec], "cell": self.cell_type,
+                "cell_kw": self.cell_kw, "feedback": [list(e) for e in self.feedback_edges],
+                "pipelined": self.pipelined, "unrolled": self.unrolled, "regions": self.regions}
+
+    @property
     def layers(self) -> dict[str, nn.Module]:
         return {s.name: b for s, b in zip(self.spec, self.blocks)}
 

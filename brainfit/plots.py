@@ -1,0 +1,96 @@
+"""Figures. Every function takes ``ax=`` (a new figure when omitted) and returns the axes.
+
+Matplotlib is imported lazily so that the rest of brainfit never needs a display; the ``Agg``
+backend is selected only when no backend has been chosen yet.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from brainfit.assembly import REGION, TIME_BIN_END, TIME_BIN_START
+
+__all__ = ["plot_timecourse"]
+
+
+def _pyplot():
+    import matplotlib
+
+    if "matplotlib.pyplot" not in __import__("sys").modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_timecourse(scores: Mapping[str, xr.Dataset], *, region: str | None = None, metric: str = "ceiled",
+                    selected: bool = True, layer: str | None = None, ax: Any = None) -> Any:
+    """Per-time-bin predictivity curves (median over reliable neuroids, bootstrap CI band).
+
+    Parameters
+    ----------
+    scores : mapping ``label -> Dataset``
+        Outputs of :func:`brainfit.scoring.fit_and_score` (one per model), on the same bins.
+    region : str, optional
+        Restrict the median to the neuroids of one region (the CI band is drawn only when the
+        dataset's precomputed CI covers exactly these neuroids, i.e. ``region`` is None).
+    metric : {"ceiled", "r"}
+    selected : bool
+        Use the layer chosen on training folds (``*_selected``); otherwise ``layer``.
+    layer : str, optional
+        With ``selected=False``: which layer's scores to draw.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if metric not in ("ceiled", "r"):
+        raise ValueError(f"metric must be 'ceiled' or 'r', got {metric!r}")
+    if not scores:
+        raise ValueError("scores is empty: pass {label: fit_and_score(...) dataset}")
+    if ax is None:
+        _, ax = _pyplot().subplots(figsize=(5, 3.5))
+    for label, ds in scores.items():
+        var = f"{metric}_selected" if selected else metric
+        if var not in ds:
+            raise ValueError(f"scores[{label!r}] has no {var!r} (fit with several layers and select_layers=True, "
+                             "or pass selected=False and a layer)")
+        values = ds[var]
+        if not selected:
+            if "layer" in values.dims:
+                if layer is None:
+                    raise ValueError(f"scores[{label!r}] has layers {list(ds.layer.values)}: pass layer=")
+                values = values.sel(layer=layer)
+        reliable = ds["reliable"]
+        if region is not None:
+            regions = np.asarray(ds.coords[REGION].values).astype(str)
+            if region not in set(regions):
+                raise ValueError(f"region {region!r} not in scores[{label!r}]; regions: {sorted(set(regions))}")
+            keep = regions == region
+            values, reliable = values[keep], reliable[keep]
+        masked = np.where(reliable.values, values.values, np.nan)
+        with warnings.catch_warnings():  # an all-unreliable bin gives NaN, drawn as a gap
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(masked, axis=0)
+        t = (ds.coords[TIME_BIN_START].values + ds.coords[TIME_BIN_END].values) / 2.0
+        line, = ax.plot(t, med, marker="o", ms=3, label=label)
+        ci_var = f"median_{metric}_ci" + ("_selected" if selected else "")
+        if region is None and ci_var in ds:
+            ci = ds[ci_var]
+            if not selected and "layer" in ci.dims:
+                ci = ci.sel(layer=layer)
+            ax.fill_between(t, ci.sel(bound="low").values, ci.sel(bound="high").values, color=line.get_color(),
+                            alpha=0.2, lw=0)
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    ax.set_xlabel("time after stimulus onset (ms)")
+    ax.set_ylabel("ceiled score (r² / ceiling)" if metric == "ceiled" else "Pearson r")
+    if region is not None:
+        ax.set_title(region)
+    ax.legend(fontsize=8, frameon=False)
+    return ax
