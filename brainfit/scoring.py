@@ -613,6 +613,7 @@ def _features_per_bin(activations: xr.DataArray, avg: xr.DataArray, temporal_map
         mapped = temporal_map(activations, target)
         if not isinstance(mapped, xr.DataArray) or tuple(mapped.dims) != NEURAL_DIMS:
             raise ValueError(f"temporal_map must return a DataArray with dims {NEURAL_DIMS}")
+        _check_same_bins(mapped, target, "temporal map output")
         return mapped, shared
     if not isinstance(activations, xr.DataArray):
         raise ValueError(f"activations must be an xarray.DataArray, got {type(activations).__name__}")
@@ -677,6 +678,13 @@ def _selection_criterion(layer_selection: str, mapping: Any) -> str:
     return layer_selection
 
 
+def _stack_folds(folds: list[tuple[np.ndarray, np.ndarray]], n: int, T: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Folds over ``n`` stimuli -> folds over ``T * n`` bin-major (stimulus, bin) rows: every bin
+    of a stimulus lands in that stimulus's fold."""
+    return [(np.concatenate([b * n + tr for b in range(T)]), np.concatenate([b * n + te for b in range(T)]))
+            for tr, te in folds]
+
+
 class _Fitter:
     """Cross-validated predictions for one feature matrix, reusing one ridge kernel for every
     outer and inner fold (its blocks) when the mapping is a dual-form ridge."""
@@ -710,6 +718,7 @@ def fit_and_score(
     select_layers: bool = True,
     layer_selection: str = "auto",
     inner_folds: int | None = None,
+    shared_across_bins: bool = False,
     ceiling: xr.DataArray | None = None,
     n_ceiling_splits: int = 100,
     reliability_threshold: float = 0.3,
@@ -750,6 +759,12 @@ def fit_and_score(
         ``"auto"``: ``"loo"`` when it applies, else ``"inner_folds"``.
     inner_folds : int, optional
         Inner folds for ``"inner_folds"`` selection (default: :meth:`Splits.inner`'s).
+    shared_across_bins : bool
+        Fit ONE mapping for all time bins (a time-invariant readout: the same weights map the
+        features of bin ``t`` onto the responses of bin ``t``), instead of one per bin. Rows
+        are (stimulus, bin) pairs and every bin of a stimulus stays in that stimulus's fold.
+        Layer selection then uses the inner folds (LOO over rows would leave a stimulus's
+        other bins in training).
     ceiling, n_ceiling_splits, reliability_threshold, n_bootstrap, n_bootstrap_splits, ci, seed
         See :func:`score_predictions`.
     keep_predictions : bool
@@ -788,12 +803,17 @@ def fit_and_score(
     masks = _layer_masks(mapped, layers)
     layer_names = list(masks)
     L = len(layer_names)
-    joint = shared and bool(getattr(mapping, "independent_targets", False))
-    groups = [list(range(T))] if joint else [[b] for b in range(T)]
+    joint = shared and bool(getattr(mapping, "independent_targets", False)) and not shared_across_bins
+    groups = [list(range(T))] if (joint or shared_across_bins) else [[b] for b in range(T)]
     regions = (np.asarray(avg.coords[REGION].values).astype(str) if REGION in avg.coords else np.full(N, "all"))
     region_names = list(dict.fromkeys(regions.tolist()))
     do_select = select_layers and L > 1
     criterion = _selection_criterion(layer_selection, mapping) if do_select else None
+    if shared_across_bins and criterion == "loo":
+        if layer_selection == "loo":
+            raise ValueError("layer_selection='loo' is not valid with shared_across_bins=True (leaving out one "
+                             "(stimulus, bin) row keeps the stimulus's other bins in training); use 'inner_folds'")
+        criterion = "inner_folds"
     inner = [splits.inner(k, inner_folds) for k in range(len(folds))] if criterion == "inner_folds" else []
     inner_idx = [sp.indices(ids[tr]) for sp, (tr, _) in zip(inner, folds)]
     pred = np.empty((L, n, N, T))
@@ -803,14 +823,24 @@ def fit_and_score(
     bar = tqdm(total=L * len(groups), desc="fit_and_score", disable=not progress)
     for li, name in enumerate(layer_names):
         for bins in groups:
-            feat_bin = 0 if shared else bins[0]
-            X = mapped.values[:, masks[name], feat_bin]
-            Yg = Y[:, :, bins].reshape(n, -1)
+            if shared_across_bins:
+                # rows (stimulus, bin), bin-major: row b * n + i
+                X = np.concatenate([mapped.values[:, masks[name], 0 if shared else b] for b in bins])
+                Yg = np.concatenate([Y[:, :, b] for b in bins])
+                fit_folds = _stack_folds(folds, n, T)
+            else:
+                X = mapped.values[:, masks[name], 0 if shared else bins[0]]
+                Yg = Y[:, :, bins].reshape(n, -1)
+                fit_folds = folds
             fitter = _Fitter(mapping, X, progress=False)
-            p, info = fitter.predict(Yg, folds)
-            pred[li][:, :, bins] = p.reshape(n, N, len(bins))
+            p, info = fitter.predict(Yg, fit_folds)
+            if shared_across_bins:
+                pred[li] = p.reshape(T, n, N).transpose(1, 2, 0)
+            else:
+                pred[li][:, :, bins] = p.reshape(n, N, len(bins))
             if "alpha" in info:
-                alpha[:, :, bins, li] = info["alpha"].reshape(len(folds), N, len(bins))
+                a = info["alpha"].reshape(len(folds), N, -1)
+                alpha[:, :, bins, li] = a if a.shape[2] == len(bins) else a[:, :, :1]
                 has_alpha = True
             if criterion == "loo":
                 # training-only R^2 from the LOO errors the outer fits computed anyway
@@ -818,10 +848,17 @@ def fit_and_score(
                     r2 = 1.0 - info["cv_mse"] / info["train_var"]
                 sel_score[li][:, :, bins] = r2.reshape(len(folds), N, len(bins))
             for k, (tr, _) in enumerate(folds if criterion == "inner_folds" else []):
-                p_in, _ = fitter.predict(Yg[tr], inner_idx[k], rows=tr)
                 inner_fold_of = inner[k].check_stimuli(ids[tr])
+                if shared_across_bins:
+                    rows = np.concatenate([b * n + tr for b in range(T)])
+                    p_in, _ = fitter.predict(Yg[rows], _stack_folds(inner_idx[k], len(tr), T), rows=rows)
+                    p_in = p_in.reshape(T, len(tr), N).transpose(1, 2, 0)
+                    y_in = Y[tr]
+                else:
+                    p_in, _ = fitter.predict(Yg[tr], inner_idx[k], rows=tr)
+                    p_in, y_in = p_in.reshape(len(tr), N, len(bins)), Y[tr][:, :, bins]
                 sel_score[li, k][:, bins] = pearson_r(standardize_within_folds(p_in, inner_fold_of),
-                                                      standardize_within_folds(Yg[tr], inner_fold_of), axis=0).reshape(N, len(bins))
+                                                      standardize_within_folds(y_in, inner_fold_of), axis=0)
             bar.update(1)
     bar.close()
 
@@ -870,7 +907,7 @@ def fit_and_score(
         mapping=type(mapping).__name__, mapping_params=mapping_params,
         splits={"n_folds": splits.n_folds, "seed": splits.seed, "stratify": splits.stratify, "fingerprint": splits.fingerprint},
         temporal_map=(temporal_map.to_dict() if hasattr(temporal_map, "to_dict") else (None if temporal_map is None else repr(temporal_map))),
-        shared_features=bool(shared), bins_fitted_jointly=bool(joint),
+        shared_features=bool(shared), bins_fitted_jointly=bool(joint), shared_across_bins=bool(shared_across_bins),
         layer_selection=(_CRITERIA[criterion] if do_select else "none"),
         inner_folds=(inner[0].n_folds if inner else None),
     )

@@ -251,6 +251,58 @@ def test_one_to_one_map_fits_each_bin_and_pls_works():
     assert ds.attrs["temporal_map"]["kind"] == "one_to_one"
 
 
+def test_shared_across_bins_is_one_readout_matching_a_stacked_reference():
+    # responses at bin t are the SAME weights applied to step-t features: one readout explains all bins
+    rng = np.random.default_rng(21)
+    n, p, N, T = 48, 6, 3, 3
+    ids = np.array([f"img{i:03d}" for i in range(n)])
+    feats = rng.standard_normal((n, p, T))
+    W = rng.standard_normal((p, N))
+    signal = np.einsum("spt,pn->snt", feats, W)
+    stim = np.repeat(np.arange(n), 4)
+    values = signal[stim] + 0.3 * rng.standard_normal((len(stim), N, T))
+    neural = neural_assembly(values, stimulus_id=ids[stim], repetition=np.tile(np.arange(4), n),
+                             neuroid_id=[f"n{i}" for i in range(N)], time_bin_start=BINS[0], time_bin_end=BINS[1])
+    a = activation_assembly(feats, stimulus_id=ids, layer="L1")
+    tmap = temporal.one_to_one(latency_ms=70.0)
+    splits = make_splits(neural, n_folds=4)
+    m = RidgeMapping(alphas=[1.0], dtype="float64")
+    ds = fit_and_score(a, neural, tmap, mapping=m, splits=splits, shared_across_bins=True, n_bootstrap=0,
+                       progress=False, keep_predictions=True)
+    assert ds.attrs["shared_across_bins"] and not ds.attrs["bins_fitted_jointly"]
+    # reference: sklearn Ridge on (stimulus, bin) rows, folds by stimulus
+    from sklearn.linear_model import Ridge
+
+    avg = neural.groupby("stimulus_id").mean().sel(stimulus_id=ids).values  # (n, N, T)
+    want = np.empty((n, N, T))
+    for tr, te in splits.indices(ids):
+        Xtr = np.concatenate([feats[tr, :, t] for t in range(T)])
+        Ytr = np.concatenate([avg[tr, :, t] for t in range(T)])
+        fit = Ridge(alpha=1.0).fit(Xtr, Ytr)
+        for t in range(T):
+            want[te, :, t] = fit.predict(feats[te, :, t])
+    got = ds.prediction.sel(layer="L1").transpose("presentation", "neuroid", "time_bin")
+    got = got.assign_coords(sid=("presentation", got.stimulus_id.values)).swap_dims(presentation="sid").sel(sid=ids).values
+    np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
+    assert float(ds.r.median()) > 0.9
+    with pytest.raises(ValueError, match="not valid with shared_across_bins"):
+        fit_and_score(activation_assembly(np.concatenate([feats, feats], 1), stimulus_id=ids,
+                                          layer=["A"] * p + ["B"] * p), neural, tmap, shared_across_bins=True,
+                      layer_selection="loo", n_bootstrap=0, progress=False)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_layer_selection_with_shared_readout_picks_the_true_layer(shared):
+    ids, feats, signal, neural = make_world(n_stim=60, n_neur=4, noise=0.5, seed=9)
+    noise = np.random.default_rng(1).standard_normal(feats.shape)
+    a = activation_assembly(np.concatenate([noise, feats], axis=1), stimulus_id=ids,
+                            layer=["bad"] * feats.shape[1] + ["good"] * feats.shape[1])
+    ds = fit_and_score(a, neural, splits=make_splits(neural, n_folds=5), n_bootstrap=0, progress=False,
+                       shared_across_bins=shared)
+    assert (ds.selected_layer.values == "good").all()
+    assert ds.attrs["layer_selection"].startswith("nested") and ("inner-fold" in ds.attrs["layer_selection"]) == shared
+
+
 @pytest.mark.parametrize("criterion", ["loo", "inner_folds"])
 def test_layer_selection_uses_training_folds_only(criterion):
     ids, feats, signal, neural = make_world(n_stim=60, n_neur=4, noise=0.5, seed=9)
@@ -316,3 +368,13 @@ def test_bad_input_raises_naming_the_problem():
                                 "time_bin_end": ("time_bin", [80.0, 90.0])})
     with pytest.raises(ValueError, match="prediction time bins differ"):
         correlate(pred, neural)
+
+
+def test_temporal_map_returning_other_bins_is_an_error():
+    ids, feats, signal, neural = make_world(n_stim=30, n_neur=3, seed=12)
+
+    def wrong_map(activations, target):  # drops the last bin
+        return temporal.constant()(activations, target).isel(time_bin=slice(0, 2))
+
+    with pytest.raises(ValueError, match="temporal map output time bins differ from the neural assembly's"):
+        fit_and_score(acts(ids, feats), neural, wrong_map, n_bootstrap=0, progress=False)
