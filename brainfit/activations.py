@@ -24,6 +24,8 @@ import json
 import logging
 import os
 import queue
+import shutil
+import tempfile
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -397,14 +399,18 @@ def extract(model: nn.Module, stimuli: StimulusSet, layers: Sequence[str] | None
     projection : RandomProjection, PCAProjection, int or None
         Fixed width per layer (an int means ``RandomProjection(width=int)``).
     cache : True, False/None, or a folder
-        True: :func:`default_cache_dir`; False/None: a temporary file (still streamed, not kept).
+        True: :func:`default_cache_dir`; a folder: that folder. False/None: extraction still
+        streams to a temporary file, but the result is then read into memory and the temporary
+        folder is removed (also when extraction fails), so nothing is kept on disk; the returned
+        array then holds every value in RAM.
     device : str, optional
     model_id : str, optional
         Readable prefix of the cache file name (default: the model's class name).
 
     Returns
     -------
-    DataArray (presentation x neuroid x time_step), opened lazily from the cache file, with attrs
+    DataArray (presentation x neuroid x time_step), opened lazily from the cache file (in memory
+    when ``cache`` is False/None), with attrs
     ``is_recurrent``, ``constant_over_time`` (True for models with a single time step), ``weights_hash``,
     ``cache_key`` and the settings.
     """
@@ -412,6 +418,22 @@ def extract(model: nn.Module, stimuli: StimulusSet, layers: Sequence[str] | None
         raise ValueError(f"stimuli must be a StimulusSet, got {type(stimuli).__name__}")
     if isinstance(projection, int):
         projection = RandomProjection(width=projection)
+    if not cache:  # False, None (or an empty path)
+        # Stream into a private temporary folder, then load the result and delete the folder:
+        # "not kept" must hold even when the extraction raises half-way.
+        tmp = Path(tempfile.mkdtemp(prefix="brainfit-act-"))
+        try:
+            da = extract(model, stimuli, layers, n_steps=n_steps, on_steps=on_steps, batch_size=batch_size,
+                         preprocessing=preprocessing, pooling=pooling, projection=projection, cache=tmp,
+                         device=device, model_id=model_id, progress=progress)
+            try:
+                da.load()
+            finally:
+                da.close()
+            da.encoding.pop("source", None)
+            return da
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     dev = resolve_device(device)
     adapter = _Adapter(model, layers)
     if preprocessing is None:
@@ -422,6 +444,10 @@ def extract(model: nn.Module, stimuli: StimulusSet, layers: Sequence[str] | None
         n_steps = int(n_steps if n_steps is not None else getattr(model, "n_steps", 1))
         on_steps = int(on_steps if on_steps is not None else getattr(model, "on_steps", n_steps))
         steps = np.arange(n_steps)
+        late = {n: a for n, a in adapter.arrival.items() if a >= n_steps}
+        if late:  # the layer would never produce an output (its width is unknown, every value zero)
+            raise ValueError(f"layer(s) {list(late)} first produce output at step(s) {list(late.values())}, "
+                             f"which n_steps={n_steps} never reaches; use more steps or other layers")
     else:
         n_steps, on_steps, steps = None, None, np.arange(1)
     reducer = Reducer(pooling, projection, dev)
@@ -436,11 +462,8 @@ def extract(model: nn.Module, stimuli: StimulusSet, layers: Sequence[str] | None
     prefix = (model_id or type(model).__name__).replace("/", "_")
     if cache is True:
         cache_dir = default_cache_dir()
-    elif cache:
-        cache_dir = Path(cache)
     else:
-        import tempfile
-        cache_dir = Path(tempfile.mkdtemp(prefix="brainfit-act-"))
+        cache_dir = Path(cache)
     cache_dir.mkdir(parents=True, exist_ok=True)
     final = cache_dir / f"{prefix}-{key}.nc"
     partial = cache_dir / f"{prefix}-{key}.partial.nc"

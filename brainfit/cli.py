@@ -114,7 +114,7 @@ def _add_datasets_parser(sub: argparse._SubParsersAction) -> None:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from brainfit.demo import run_demo
 
-    run_demo(out=args.out, quick=args.quick)
+    run_demo(out=args.out, quick=args.quick, device=args.device, progress=not args.no_progress)
     return 0
 
 
@@ -122,6 +122,8 @@ def _add_demo_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="end-to-end run on the embedded synthetic ventral stream")
     p.add_argument("--out", default="results/demo", help="output folder (default: results/demo)")
     p.add_argument("--quick", action="store_true", help="smaller dataset, for a fast check")
+    p.add_argument("--device", help="cpu (default), cuda or auto")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (tables are still printed)")
     p.set_defaults(func=_cmd_demo)
 
 

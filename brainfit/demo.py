@@ -56,7 +56,7 @@ def paired_differences(a: xr.Dataset, b: xr.Dataset, metric: str = "ceiled") -> 
 
     if not np.array_equal(a.neuroid_id.values, b.neuroid_id.values):
         raise ValueError("paired_differences needs both score sets on the same neuroids in the same order")
-    if a.attrs.get("splits", {}).get("fingerprint") != b.attrs.get("splits", {}).get("fingerprint"):
+    if _splits_fingerprint(a) != _splits_fingerprint(b):
         raise ValueError("paired_differences needs both models scored on the same splits (fingerprints differ)")
     diff = (a[metric] - b[metric]).values
     reliable = a["reliable"].values
@@ -70,6 +70,15 @@ def paired_differences(a: xr.Dataset, b: xr.Dataset, metric: str = "ceiled") -> 
         if len(d) >= 6 and np.any(d != 0):
             p[t] = wilcoxon(d).pvalue
     return {"median_diff": med, "frac_higher": frac, "p_fdr": _bh(p)}
+
+
+def _splits_fingerprint(ds: xr.Dataset) -> str | None:
+    import json
+
+    sp = ds.attrs.get("splits")
+    if isinstance(sp, str):  # as stored in netCDF
+        sp = json.loads(sp)
+    return (sp or {}).get("fingerprint")
 
 
 def _bh(p: np.ndarray) -> np.ndarray:
@@ -112,7 +121,7 @@ def run_demo(out: str | Path = "results/demo", *, quick: bool = False, device: s
     device : str, optional
         See :func:`brainfit.device.resolve_device`.
     progress : bool
-        Progress bars and printed tables.
+        Progress bars (the tables are printed either way).
     """
     from brainfit.activations import RandomProjection, extract
     from brainfit.assembly import average_repetitions, select_region
@@ -125,7 +134,7 @@ def run_demo(out: str | Path = "results/demo", *, quick: bool = False, device: s
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    say = print if progress else log.info
+    say = print
     shipped = set(list_pretrained())
     missing = [name for name, _, _ in DEMO_MODELS if name not in shipped]
     if missing:

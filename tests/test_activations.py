@@ -3,6 +3,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 from torch import nn
 
 from brainfit.activations import PCAProjection, RandomProjection, extract, weights_hash
@@ -180,3 +181,113 @@ def test_same_weights_different_computation_is_a_cache_miss(tmp_path):
     assert len(list(tmp_path.glob("*.nc"))) == 2
     late = a.sizes["time_step"] - 1  # after offset the ConvRNN's state carries the image, the control sees gray
     assert not np.allclose(a.values[:, :, late], b.values[:, :, late])
+
+
+def test_uncached_extract_leaves_no_temporary_files(tiny, stimuli, tmp_path, monkeypatch):
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where mkdtemp puts its folders
+    cached = extract(tiny, stimuli, cache=tmp_path / "cache", progress=False)
+    got = extract(tiny, stimuli, cache=False, progress=False)
+    assert list(scratch.iterdir()) == []  # the temporary activation file and its folder are gone
+    assert "source" not in got.encoding
+    xr.testing.assert_identical(got, cached.load())  # values, coords and attrs read back into memory
+    # also when the extraction fails half-way
+    tiny.calls, tiny.fail_on_call = 0, 2
+    with pytest.raises(Interrupted):
+        extract(tiny, stimuli, cache=None, batch_size=4, progress=False)
+    assert list(scratch.iterdir()) == []
+
+
+@pytest.fixture
+def images32():
+    rng = np.random.default_rng(2)
+    return StimulusSet.from_array(rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8))
+
+
+def test_registry_convrnn_is_time_resolved(images32, tmp_path):
+    from brainfit.models import create_model
+    from brainfit.stimuli import Preprocessing
+
+    torch.manual_seed(0)
+    model = create_model("convrnn_small_rgc", n_steps=8, on_steps=4)
+    act = extract(model, images32, layers=["conv3", "conv5"], cache=tmp_path, progress=False)
+    assert act.dims == ACTIVATION_DIMS and act.sizes["time_step"] == 8  # the model's own schedule
+    assert list(act.time_step.values) == list(range(8))
+    assert bool(act.attrs["is_recurrent"]) and not bool(act.attrs["constant_over_time"])
+    layer, region, unit = act.layer.values, act.region.values, act.unit.values
+    assert (layer == "conv3").sum() == 96 * 8 * 8 and (layer == "conv5").sum() == 128 * 4 * 4
+    assert set(region[layer == "conv3"]) == {"V4"} and set(region[layer == "conv5"]) == {"IT"}
+    np.testing.assert_array_equal(unit[layer == "conv5"], np.arange(128 * 4 * 4))
+    v = act.values
+    for name, arrival in (("conv3", 2), ("conv5", 4)):
+        x = v[:, layer == name]
+        assert np.all(x[:, :, :arrival] == 0), name  # nothing before the feedforward wave arrives
+        assert np.abs(x[:, :, arrival]).max() > 0, name
+        # the image is still on, so the change from one step to the next is the recurrence
+        assert not np.allclose(x[:, :, arrival], x[:, :, arrival + 1]), name
+        assert not np.allclose(x[:, :, 6], x[:, :, 7]), name
+    # and the hooks saw exactly what the model computes
+    pre = Preprocessing(size=model.input_size, mean=model.norm_mean, std=model.norm_std)
+    images = torch.cat([b for _, b in images32.batches(6, pre)])
+    with torch.no_grad():
+        _, direct = model.eval()(images, return_layers=True)
+    want = direct["conv5"].flatten(2).permute(0, 2, 1).numpy()
+    np.testing.assert_allclose(v[:, layer == "conv5"], want, rtol=1e-4, atol=1e-5)
+
+
+def test_registry_feedforward_is_one_step(images32, tmp_path):
+    from brainfit.models import create_model
+
+    torch.manual_seed(0)
+    act = extract(create_model("ff_small"), images32, layers=["conv2", "conv5"], pooling="avg", cache=tmp_path,
+                  progress=False)
+    assert act.dims == ACTIVATION_DIMS and act.sizes["time_step"] == 1
+    assert bool(act.attrs["constant_over_time"]) and not bool(act.attrs["is_recurrent"])
+    assert act.sizes["neuroid"] == 64 + 128 and set(act.arrival_step.values) == {0}
+    assert np.abs(act.values).max() > 0
+
+
+def test_layer_that_never_arrives_is_an_error(images32, tmp_path):
+    from brainfit.models import create_model
+
+    model = create_model("convrnn_small_rgc", n_steps=8, on_steps=4)
+    with pytest.raises(ValueError, match=r"\['conv5'\] first produce output at step\(s\) \[4\], which n_steps=4"):
+        extract(model, images32, layers=["conv1", "conv5"], n_steps=4, cache=tmp_path, progress=False)
+
+
+def test_pca_projection_is_deterministic(tiny, stimuli, tmp_path):
+    p = PCAProjection(n_components=3, n_fit=6, seed=1)
+    a = extract(tiny, stimuli, projection=p, cache=tmp_path / "a", progress=False)
+    b = extract(tiny, stimuli, projection=p, cache=tmp_path / "b", progress=False)
+    assert a.encoding["source"] != b.encoding["source"]  # two separate extractions, no cache hit
+    np.testing.assert_array_equal(a.values, b.values)
+    assert a.sizes["neuroid"] == 6 and np.abs(a.values).max() > 0
+    c = extract(tiny, stimuli, projection=PCAProjection(n_components=3, n_fit=6, seed=2), cache=tmp_path / "a",
+                progress=False)
+    assert not np.allclose(a.values, c.values)  # another fit subset gives another basis
+
+
+def test_cli_extract_end_to_end(tmp_path, capsys):
+    from brainfit.activations import open_activations
+    from brainfit.cli import main
+
+    out = tmp_path / "act.nc"
+    rc = main(["extract", "--model", "convrnn_small_rgc", "--model-set", "on_steps=3", "--n-steps", "6",
+               "--dataset", "synthetic", "--dataset-set", "n_categories=2", "objects_per_category=2",
+               "images_per_object=1", "n_v4=4", "n_it=4", "n_repetitions=2", "image_size=32",
+               "--layers", "conv1", "conv5", "--pooling", "avg", "--cache-dir", str(tmp_path / "cache"),
+               "--out", str(out), "--quiet"])
+    assert rc == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    assert len(list((tmp_path / "cache").glob("*.nc"))) == 1
+    act = open_activations(out)
+    try:
+        assert act.dims == ACTIVATION_DIMS
+        assert dict(act.sizes) == {"presentation": 2 * 2 * 1 * 3, "neuroid": 32 + 128, "time_step": 6}
+        assert set(act.layer.values) == {"conv1", "conv5"} and bool(act.attrs["is_recurrent"])
+        assert np.all(act.values[:, act.layer.values == "conv5", :4] == 0)
+    finally:
+        act.close()

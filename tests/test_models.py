@@ -180,6 +180,23 @@ def test_unrolled_control_shares_weights_and_has_no_memory():
             torch.testing.assert_close(L[name][:, t], F[name][:, 0], rtol=1e-5, atol=1e-5)
 
 
+def test_control_factories_forward_convrnn_kwargs():
+    # the unrolled control takes its ConvRNN's schedule (it used to accept only n_classes)
+    un = create_model("convrnn_small_rgc_unrolled", n_steps=8, on_steps=3)
+    assert (un.n_steps, un.on_steps) == (8, 3) and un.time_varying and not un.is_recurrent
+    with torch.no_grad():
+        assert un.eval()(_x(1)).shape == (1, 8, 10)
+    # wider/deeper controls match the ConvRNN built with those arguments, and stay feedforward
+    big = count_params(create_model("convrnn_small_vanilla", cell_kw={"kernel_size": 5}))
+    for kind in ("wider", "deeper"):
+        ctrl = create_model(f"ff_small_{kind}_vanilla", n_steps=8, on_steps=3, cell_kw={"kernel_size": 5})
+        assert not ctrl.is_recurrent and not ctrl.time_varying and ctrl.n_steps == 1
+        assert abs(count_params(ctrl) - big) <= 0.05 * big
+        assert count_params(ctrl) > 1.5 * count_params(create_model(f"ff_small_{kind}_vanilla"))
+    with pytest.raises(TypeError, match="bogus"):
+        create_model("convrnn_small_gru_unrolled", bogus=1)
+
+
 def test_unknown_name_lists_close_matches():
     with pytest.raises(KeyError, match=r"did you mean \['convrnn_small_rgc'"):
         create_model("convrnn_smal_rgc")

@@ -140,14 +140,19 @@ def _ff_small(n_classes: int = 10, **kw) -> ConvRNN:
 
 
 def _control(kind: str, cell: str) -> Callable[..., nn.Module]:
-    def factory(n_classes: int = 10) -> nn.Module:
-        target = create_model(f"convrnn_small_{cell}", n_classes=n_classes)
+    # Keyword arguments build the target ConvRNN (n_steps, on_steps, cell_kw, ...). The unrolled
+    # control copies its schedule, so they carry over; the wider/deeper controls only take its
+    # parameter count and stay feedforward (one step) whatever schedule the target was given.
+    def factory(n_classes: int = 10, **kw) -> nn.Module:
+        target = create_model(f"convrnn_small_{cell}", n_classes=n_classes, **kw)
         if kind == "wider":
             return wider_control(target)
         if kind == "deeper":
             return deeper_control(target)
         return unrolled_control(target)
-    factory.__doc__ = f"{kind} feedforward control of convrnn_small_{cell}"
+    factory.__doc__ = (f"{kind} feedforward control of convrnn_small_{cell}; keyword arguments go to that "
+                       "ConvRNN" + (" (its n_steps/on_steps schedule is kept)." if kind == "unrolled"
+                                    else " (only its parameter count is matched; the control has one step)."))
     return factory
 
 
