@@ -143,7 +143,7 @@ def run_demo(out: str | Path = "results/demo", *, quick: bool = False, device: s
 
     data_kw = dict(images_per_object=4, n_v4=32, n_it=64) if quick else {}
     stimuli, neural = load_dataset("synthetic", **data_kw)
-    n_folds, n_boot, width = (5, 100, 256) if quick else (10, 500, 1000)
+    n_folds, n_boot, width = (5, 100, 256) if quick else (10, 500, 512)
     say(f"synthetic ventral stream: {len(stimuli)} images, {neural.sizes['neuroid']} sites "
         f"(V4, IT), {neural.sizes['time_bin']} bins of 10 ms, {int(neural.repetition.max()) + 1} repetitions")
     splits = make_splits(average_repetitions(neural), n_folds=n_folds, seed=0)
