@@ -211,7 +211,7 @@ def run_demo(out: str | Path = "results/demo", *, quick: bool = False, device: s
                                     "frac_neuroids_higher": float(d["frac_higher"][t]), "p_fdr": float(d["p_fdr"][t])})
     _write_csv(out / "paired_differences.csv", comparisons)
 
-    table = _table(scores, regions, starts)
+    table = _table(scores, regions, starts) + _paired_lines(comparisons, regions)
     atomic_write_text(out / "summary.txt", table)
     figure = _figure(scores, regions, out / "timecourse.png")
     summary = {
@@ -249,6 +249,22 @@ def _table(scores: dict[str, dict[str, xr.Dataset]], regions: list[str], starts:
             lines.append(f"  {name:>40s} " + " ".join(f"{x:5.2f}" for x in v) + f"  {np.nanmean(v):5.2f}")
         n_rel = scores[next(iter(scores))][region]["n_reliable"].values
         lines.append(f"  {'reliable sites':>40s} " + " ".join(f"{int(x):5d}" for x in n_rel))
+    return "\n".join(lines) + "\n"
+
+
+def _paired_lines(comparisons: list[dict], regions: list[str]) -> str:
+    lines = ["paired per-site differences of the ConvRNN's ceiled score (Wilcoxon over reliable sites, BH-FDR over bins)"]
+    for control in dict.fromkeys(c["control"] for c in comparisons):
+        for region in regions:
+            rows = [c for c in comparisons if c["control"] == control and c["region"] == region
+                    and np.isfinite(c["median_diff_ceiled"])]
+            if not rows:
+                continue
+            diff = np.array([c["median_diff_ceiled"] for c in rows])
+            p = np.array([c["p_fdr"] for c in rows])
+            up, down = int(np.sum((p < 0.05) & (diff > 0))), int(np.sum((p < 0.05) & (diff < 0)))
+            lines.append(f"  vs {control:28s} {region:3s}: median difference {np.median(diff):+.3f} over {len(rows)} bins; "
+                         f"ConvRNN higher in {up}, lower in {down} bins (FDR < 0.05)")
     return "\n".join(lines) + "\n"
 
 
