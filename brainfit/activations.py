@@ -609,9 +609,7 @@ def _run(adapter, reducer, stimuli, preprocessing, batch_size, n_steps, on_steps
             pending.result()
         bar.close()
     finally:
-        if pending is not None:
-            pending.exception()  # let an in-flight write finish before the file is closed
-        writer.shutdown(wait=True)
+        writer.shutdown(wait=True)  # an in-flight write finishes before the file is closed
         if nc is not None:
             nc.close()
 

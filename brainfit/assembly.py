@@ -38,7 +38,7 @@ __all__ = [
     "make_time_bins", "neural_assembly", "activation_assembly",
     "validate_neural", "validate_activations", "has_repetitions", "is_neural", "is_activations",
     "average_repetitions", "select_region", "align", "reorder_to", "stimulus_ids",
-    "save_assembly", "load_assembly",
+    "save_assembly", "load_assembly", "write_netcdf", "read_netcdf_attrs",
 ]
 
 log = logging.getLogger(__name__)
@@ -566,15 +566,34 @@ def save_assembly(a: xr.DataArray, path: str | os.PathLike) -> Path:
         a = validate_activations(a)
     else:
         raise ValueError(f"cannot save: assembly has dims {tuple(getattr(a, 'dims', ()))}, expected {NEURAL_DIMS} or {ACTIVATION_DIMS}")
-    out = a.copy(deep=False)
-    out.attrs = _encode_attrs(a.attrs)
+    return write_netcdf(a, path)
+
+
+def write_netcdf(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike) -> Path:
+    """Write a DataArray or Dataset atomically with the h5netcdf engine, no validation.
+
+    Non-scalar attrs are stored as JSON (restored by :func:`read_netcdf_attrs`); fixed-width
+    strings are written as variable-length strings.
+    """
+    out = obj.copy(deep=False)
+    out.attrs = _encode_attrs(obj.attrs)
     for name, c in out.coords.items():
         if c.dtype.kind in "US":
             out.coords[name] = c.astype(object)
+    if isinstance(out, xr.Dataset):
+        for name, v in out.data_vars.items():
+            if v.dtype.kind in "US":
+                out[name] = v.astype(object)
     path = Path(path)
     with atomic_path(path) as tmp:
         out.to_netcdf(tmp, engine="h5netcdf")
     return path
+
+
+def read_netcdf_attrs(obj: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
+    """Restore the attrs that :func:`write_netcdf` stored as JSON (in place; returns ``obj``)."""
+    obj.attrs = _decode_attrs(obj.attrs)
+    return obj
 
 
 def load_assembly(path: str | os.PathLike) -> xr.DataArray:
@@ -587,7 +606,7 @@ def load_assembly(path: str | os.PathLike) -> xr.DataArray:
             a = da.load()
     except (OSError, ValueError) as err:
         raise ValueError(f"cannot read assembly from {path}: {err}") from err
-    a.attrs = _decode_attrs(a.attrs)
+    read_netcdf_attrs(a)
     if is_neural(a):
         return validate_neural(a, name=f"assembly {path.name}")
     if is_activations(a):

@@ -56,7 +56,7 @@ def paired_differences(a: xr.Dataset, b: xr.Dataset, metric: str = "ceiled") -> 
 
     if not np.array_equal(a.neuroid_id.values, b.neuroid_id.values):
         raise ValueError("paired_differences needs both score sets on the same neuroids in the same order")
-    if _splits_fingerprint(a) != _splits_fingerprint(b):
+    if a.attrs.get("splits", {}).get("fingerprint") != b.attrs.get("splits", {}).get("fingerprint"):
         raise ValueError("paired_differences needs both models scored on the same splits (fingerprints differ)")
     diff = (a[metric] - b[metric]).values
     reliable = a["reliable"].values
@@ -72,15 +72,6 @@ def paired_differences(a: xr.Dataset, b: xr.Dataset, metric: str = "ceiled") -> 
     return {"median_diff": med, "frac_higher": frac, "p_fdr": _bh(p)}
 
 
-def _splits_fingerprint(ds: xr.Dataset) -> str | None:
-    import json
-
-    sp = ds.attrs.get("splits")
-    if isinstance(sp, str):  # as stored in netCDF
-        sp = json.loads(sp)
-    return (sp or {}).get("fingerprint")
-
-
 def _bh(p: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (NaNs kept out of the family)."""
     out = np.full_like(p, np.nan)
@@ -93,19 +84,6 @@ def _bh(p: np.ndarray) -> np.ndarray:
     adj = np.minimum.accumulate(adj[::-1])[::-1]
     out[order] = np.minimum(adj, 1.0)
     return out
-
-
-def _save_dataset(ds: xr.Dataset, path: Path) -> None:
-    import json
-
-    ds = ds.copy()
-    ds.attrs = {k: (json.dumps(v, default=str) if isinstance(v, (dict, list, tuple, bool)) or v is None else v)
-                for k, v in ds.attrs.items()}
-    for name in list(ds.variables):
-        if ds[name].dtype == object:
-            ds[name] = ds[name].astype(str)
-    with atomic_path(path) as tmp:
-        ds.to_netcdf(tmp, engine="h5netcdf")
 
 
 def run_demo(out: str | Path = "results/demo", *, quick: bool = False, device: str | None = None,
@@ -128,7 +106,7 @@ def run_demo(out: str | Path = "results/demo", *, quick: bool = False, device: s
     from brainfit.data import load_dataset
     from brainfit.mapping import make_splits
     from brainfit.models import count_params, create_model, list_pretrained
-    from brainfit.scoring import fit_and_score, score_predictions
+    from brainfit.scoring import fit_and_score, save_scores, score_predictions
     from brainfit.temporal import constant, one_to_one
 
     t0 = time.perf_counter()
@@ -174,7 +152,7 @@ def run_demo(out: str | Path = "results/demo", *, quick: bool = False, device: s
                                    select_region(neural, region), splits=splits, n_bootstrap=n_boot, seed=0)
             ds["selected_layer"] = fit["selected_layer"].sel(selection_region=region, drop=True)
             ds.attrs.update({k: v for k, v in fit.attrs.items() if k not in ds.attrs})
-            _save_dataset(ds, out / "scores" / f"{name}_{region}.nc")
+            save_scores(ds, out / "scores" / f"{name}_{region}.nc")
             scores[name][region] = ds
         acts.close()
         chosen = {r: sorted(set(scores[name][r]["selected_layer"].values.ravel().tolist())) for r in regions}

@@ -6,7 +6,7 @@ backend is selected only when no backend has been chosen yet.
 
 from __future__ import annotations
 
-import warnings
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from brainfit.assembly import REGION, TIME_BIN_END, TIME_BIN_START
+from brainfit.scoring import _masked_median
 
 __all__ = ["plot_timecourse"]
 
@@ -21,7 +22,7 @@ __all__ = ["plot_timecourse"]
 def _pyplot():
     import matplotlib
 
-    if "matplotlib.pyplot" not in __import__("sys").modules:
+    if "matplotlib.pyplot" not in sys.modules:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -67,17 +68,15 @@ def plot_timecourse(scores: Mapping[str, xr.Dataset], *, region: str | None = No
                 if layer is None:
                     raise ValueError(f"scores[{label!r}] has layers {list(ds.layer.values)}: pass layer=")
                 values = values.sel(layer=layer)
-        reliable = ds["reliable"]
-        if region is not None:
+        if region is None:  # the summary fit_and_score already computed over reliable neuroids
+            med_var = f"median_{metric}" + ("_selected" if selected else "")
+            med = ds[med_var].sel(layer=layer).values if "layer" in ds[med_var].dims else ds[med_var].values
+        else:
             regions = np.asarray(ds.coords[REGION].values).astype(str)
             if region not in set(regions):
                 raise ValueError(f"region {region!r} not in scores[{label!r}]; regions: {sorted(set(regions))}")
             keep = regions == region
-            values, reliable = values[keep], reliable[keep]
-        masked = np.where(reliable.values, values.values, np.nan)
-        with warnings.catch_warnings():  # an all-unreliable bin gives NaN, drawn as a gap
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(masked, axis=0)
+            med = _masked_median(values.values[keep], ds["reliable"].values[keep], axis=0)
         t = (ds.coords[TIME_BIN_START].values + ds.coords[TIME_BIN_END].values) / 2.0
         line, = ax.plot(t, med, marker="o", ms=3, label=label)
         ci_var = f"median_{metric}_ci" + ("_selected" if selected else "")

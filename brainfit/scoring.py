@@ -79,7 +79,7 @@ from brainfit.mapping.splits import Splits, make_splits
 
 __all__ = [
     "CEILING_CONVENTION", "pearson_r", "correlate", "split_half_masks", "split_half_ceiling",
-    "ceiled_score", "standardize_within_folds", "score_predictions", "fit_and_score",
+    "ceiled_score", "standardize_within_folds", "score_predictions", "fit_and_score", "save_scores", "load_scores",
 ]
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,24 @@ CEILING_CONVENTION = (
     "ceiled = sign(r) * r**2 / ceiling; ceiling = Spearman-Brown-corrected split-half reliability of the "
     "trial-averaged responses (fraction of explainable variance), never squared"
 )
+
+
+# ----------------------------------------------------------------------------- I/O
+
+
+def save_scores(scores: xr.Dataset, path: Any) -> Any:
+    """Write a score Dataset (:func:`fit_and_score`, :func:`score_predictions`) to netCDF,
+    atomically, with its settings attrs; read it back with :func:`load_scores`."""
+    from brainfit.assembly import write_netcdf
+
+    return write_netcdf(scores, path)
+
+
+def load_scores(path: Any) -> xr.Dataset:
+    """Read scores written by :func:`save_scores` (into memory; attrs restored)."""
+    from brainfit.assembly import read_netcdf_attrs
+
+    return read_netcdf_attrs(xr.load_dataset(path, engine="h5netcdf"))
 
 
 # ----------------------------------------------------------------------------- correlations
@@ -678,11 +696,15 @@ def _selection_criterion(layer_selection: str, mapping: Any) -> str:
     return layer_selection
 
 
+def _stacked_rows(idx: np.ndarray, n: int, T: int) -> np.ndarray:
+    """Stimulus indices (into ``n``) -> their rows among ``T * n`` bin-major (stimulus, bin) rows."""
+    return (np.arange(T)[:, None] * n + np.asarray(idx)[None, :]).ravel()
+
+
 def _stack_folds(folds: list[tuple[np.ndarray, np.ndarray]], n: int, T: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Folds over ``n`` stimuli -> folds over ``T * n`` bin-major (stimulus, bin) rows: every bin
-    of a stimulus lands in that stimulus's fold."""
-    return [(np.concatenate([b * n + tr for b in range(T)]), np.concatenate([b * n + te for b in range(T)]))
-            for tr, te in folds]
+    """Folds over ``n`` stimuli -> folds over bin-major (stimulus, bin) rows: every bin of a
+    stimulus lands in that stimulus's fold."""
+    return [(_stacked_rows(tr, n, T), _stacked_rows(te, n, T)) for tr, te in folds]
 
 
 class _Fitter:
@@ -850,7 +872,7 @@ def fit_and_score(
             for k, (tr, _) in enumerate(folds if criterion == "inner_folds" else []):
                 inner_fold_of = inner[k].check_stimuli(ids[tr])
                 if shared_across_bins:
-                    rows = np.concatenate([b * n + tr for b in range(T)])
+                    rows = _stacked_rows(tr, n, T)
                     p_in, _ = fitter.predict(Yg[rows], _stack_folds(inner_idx[k], len(tr), T), rows=rows)
                     p_in = p_in.reshape(T, len(tr), N).transpose(1, 2, 0)
                     y_in = Y[tr]

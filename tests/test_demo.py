@@ -7,11 +7,11 @@ import json
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from brainfit.cli import main
 from brainfit.demo import DEMO_MODELS, paired_differences
 from brainfit.models import list_pretrained
+from brainfit.scoring import load_scores
 
 pytestmark = pytest.mark.skipif(not {m for m, _, _ in DEMO_MODELS} <= set(list_pretrained()),
                                 reason="the shipped mini-zoo weights (brainfit/weights) are missing")
@@ -29,10 +29,9 @@ def test_demo_writes_every_output(demo_out):
     assert [m["name"] for m in summary["models"]] == [m for m, _, _ in DEMO_MODELS]
     for name, _, _ in DEMO_MODELS:
         for region in ("V4", "IT"):
-            ds = xr.open_dataset(demo_out / "scores" / f"{name}_{region}.nc", engine="h5netcdf")
+            ds = load_scores(demo_out / "scores" / f"{name}_{region}.nc")
             assert set(ds.region.values.astype(str)) == {region}
             assert ds.ceiled.dims == ("neuroid", "time_bin") and ds.sizes["time_bin"] == 19
-            ds.close()
     rows = list(csv.DictReader((demo_out / "per_bin_scores.csv").open()))
     assert len(rows) == len(DEMO_MODELS) * 2 * 19
     assert (demo_out / "timecourse.png").stat().st_size > 10_000
@@ -41,7 +40,7 @@ def test_demo_writes_every_output(demo_out):
 
 def test_demo_scores_are_sane(demo_out):
     def load(name, region):
-        return xr.load_dataset(demo_out / "scores" / f"{name}_{region}.nc", engine="h5netcdf")
+        return load_scores(demo_out / "scores" / f"{name}_{region}.nc")
 
     rnn, unrolled = load("convrnn_small_rgc", "IT"), load("convrnn_small_rgc_unrolled", "IT")
     med = rnn.median_ceiled.values
@@ -58,8 +57,7 @@ def test_demo_scores_are_sane(demo_out):
 
 
 def test_paired_differences_refuses_different_splits(demo_out):
-    a = xr.load_dataset(demo_out / "scores" / "convrnn_small_rgc_V4.nc", engine="h5netcdf")
-    a.attrs["splits"] = json.loads(a.attrs["splits"])
+    a = load_scores(demo_out / "scores" / "convrnn_small_rgc_V4.nc")
     b = a.copy()
     b.attrs = {**a.attrs, "splits": {**a.attrs["splits"], "fingerprint": "other"}}
     with pytest.raises(ValueError, match="same splits"):

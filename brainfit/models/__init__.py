@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from brainfit.models.resnet_cifar import ResNetCIFAR, load_pretrained_cifar_resn
 __all__ = ["register_model", "create_model", "list_models", "count_params", "model_info", "VisionModel", "ConvRNN",
            "BlockSpec", "ExternalModel", "ResNetCIFAR", "wider_control", "deeper_control", "unrolled_control",
            "feedforward_base", "load_pretrained_cifar_resnet", "CELL_TYPES", "list_pretrained",
-           "pretrained_info", "WEIGHTS_DIR"]
+           "pretrained_info", "loads_own_weights", "WEIGHTS_DIR"]
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 CELL_TYPES = ("rgc", "lstm", "gru", "vanilla", "timedecay")
@@ -70,10 +71,17 @@ def pretrained_info(name: str) -> dict:
     return json.loads(path.read_text())
 
 
+def loads_own_weights(name: str) -> bool:
+    """True when the factory of ``name`` takes ``pretrained`` itself (weights from the data root)."""
+    return "pretrained" in inspect.signature(_REGISTRY[name]).parameters
+
+
 def _load_shipped(name: str, kwargs: dict) -> nn.Module:
     from brainfit.training.checkpoint import load_model
 
-    base = name[: -len("_unrolled")] if name.endswith("_unrolled") and not (WEIGHTS_DIR / f"{name}.pt").is_file() else name
+    base = name
+    if not (WEIGHTS_DIR / f"{name}.pt").is_file() and name.endswith("_unrolled"):
+        base = name.removesuffix("_unrolled")  # the control reuses its ConvRNN's weights
     path = WEIGHTS_DIR / f"{base}.pt"
     if not path.is_file():
         raise KeyError(f"no shipped weights for {name!r}; shipped: {list_pretrained()} "
@@ -99,7 +107,7 @@ def create_model(name: str, *, pretrained: bool = False, **kwargs) -> nn.Module:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=5, cutoff=0.5)
         hint = f"; did you mean {close}?" if close else ""
         raise KeyError(f"unknown model {name!r}{hint} ({len(_REGISTRY)} models: see list_models())")
-    if pretrained and name.startswith("resnet"):
+    if pretrained and loads_own_weights(name):
         model = _REGISTRY[name](pretrained=True, **kwargs)
     elif pretrained:
         model = _load_shipped(name, kwargs)

@@ -8,7 +8,7 @@ __all__ = ["add_models_parser"]
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from brainfit.models import list_models, list_pretrained, model_info, pretrained_info
+    from brainfit.models import list_models, list_pretrained, loads_own_weights, model_info, pretrained_info
 
     names = list_models(args.pattern)
     if not names:
@@ -26,8 +26,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
                 weights = "shipped" + (f" (test accuracy {acc:.1%})" if acc is not None else "")
             except KeyError:  # an unrolled control reusing its ConvRNN's weights
                 weights = f"shipped (weights of {name.removesuffix('_unrolled')})"
-        elif name.startswith("resnet"):
-            weights = "data root (pretrained_cifar_resnets)"
+        elif loads_own_weights(name):
+            weights = "pretrained=True (from the data root)"
         print(f"{name:36s} {info['params']:9d}  {'yes' if info['is_recurrent'] else 'no':9s}  {steps:10s}  {weights}")
     return 0
 
