@@ -1,4 +1,5 @@
-"""Small file-system helpers shared by caches, checkpoints and results: atomic writes, hashing."""
+"""Small file-system helpers shared by caches, checkpoints and results: atomic writes, hashing,
+and netCDF files whose non-scalar attrs survive the round trip (stored as JSON)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "sha256_file", "stable_hash"]
+import numpy as np
+import xarray as xr
+
+__all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "sha256_file", "stable_hash", "write_netcdf",
+           "read_netcdf_attrs"]
+
+_JSON_PREFIX = "__json__:"
 
 
 def _read_umask() -> int:
@@ -71,3 +78,65 @@ def stable_hash(obj: Any, length: int = 16) -> str:
     """Short hex digest of a JSON-serialisable object (keys sorted), stable across runs."""
     payload = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":")).encode()
     return hashlib.sha256(payload).hexdigest()[:length]
+
+
+# ----------------------------------------------------------------------------- netCDF
+
+
+def _encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in attrs.items():
+        if isinstance(v, (str, int, float, np.integer, np.floating)) and not isinstance(v, bool):
+            out[k] = v
+        else:
+            out[k] = _JSON_PREFIX + json.dumps(v, default=_json_default)
+    return out
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (set, tuple)):
+        return list(v)
+    return str(v)
+
+
+def _decode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in attrs.items():
+        if isinstance(v, str) and v.startswith(_JSON_PREFIX):
+            out[k] = json.loads(v[len(_JSON_PREFIX):])
+        elif isinstance(v, np.generic):
+            out[k] = v.item()
+        else:
+            out[k] = v
+    return out
+
+
+def write_netcdf(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike) -> Path:
+    """Write a DataArray or Dataset atomically with the h5netcdf engine, no validation.
+
+    Non-scalar attrs are stored as JSON (restored by :func:`read_netcdf_attrs`); fixed-width
+    strings are written as variable-length strings.
+    """
+    out = obj.copy(deep=False)
+    out.attrs = _encode_attrs(obj.attrs)
+    for name, c in out.coords.items():
+        if c.dtype.kind in "US":
+            out.coords[name] = c.astype(object)
+    if isinstance(out, xr.Dataset):
+        for name, v in out.data_vars.items():
+            if v.dtype.kind in "US":
+                out[name] = v.astype(object)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        out.to_netcdf(tmp, engine="h5netcdf")
+    return path
+
+
+def read_netcdf_attrs(obj: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
+    """Restore the attrs that :func:`write_netcdf` stored as JSON (in place; returns ``obj``)."""
+    obj.attrs = _decode_attrs(obj.attrs)
+    return obj

@@ -17,7 +17,6 @@ the mismatched ids; bad input never yields a number.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import Counter
@@ -29,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from brainfit._io import atomic_path
+from brainfit._io import read_netcdf_attrs, write_netcdf
 
 __all__ = [
     "PRESENTATION", "NEUROID", "TIME_BIN", "TIME_STEP",
@@ -38,7 +37,7 @@ __all__ = [
     "make_time_bins", "neural_assembly", "activation_assembly",
     "validate_neural", "validate_activations", "has_repetitions", "is_neural", "is_activations",
     "average_repetitions", "select_region", "align", "reorder_to", "stimulus_ids",
-    "save_assembly", "load_assembly", "write_netcdf", "read_netcdf_attrs",
+    "save_assembly", "load_assembly",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,7 +58,6 @@ TIME_BIN_END = "time_bin_end"
 NEURAL_DIMS = (PRESENTATION, NEUROID, TIME_BIN)
 ACTIVATION_DIMS = (PRESENTATION, NEUROID, TIME_STEP)
 
-_JSON_PREFIX = "__json__:"
 
 
 # ----------------------------------------------------------------------------- constructors
@@ -522,38 +520,6 @@ def align(a: xr.DataArray, b: xr.DataArray, *, join: str = "exact") -> tuple[xr.
 # ----------------------------------------------------------------------------- netCDF I/O
 
 
-def _encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in attrs.items():
-        if isinstance(v, (str, int, float, np.integer, np.floating)) and not isinstance(v, bool):
-            out[k] = v
-        else:
-            out[k] = _JSON_PREFIX + json.dumps(v, default=_json_default)
-    return out
-
-
-def _json_default(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, (set, tuple)):
-        return list(v)
-    return str(v)
-
-
-def _decode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in attrs.items():
-        if isinstance(v, str) and v.startswith(_JSON_PREFIX):
-            out[k] = json.loads(v[len(_JSON_PREFIX):])
-        elif isinstance(v, np.generic):
-            out[k] = v.item()
-        else:
-            out[k] = v
-    return out
-
-
 def save_assembly(a: xr.DataArray, path: str | os.PathLike) -> Path:
     """Validate and write an assembly to netCDF4/HDF5 (h5netcdf engine), atomically.
 
@@ -567,33 +533,6 @@ def save_assembly(a: xr.DataArray, path: str | os.PathLike) -> Path:
     else:
         raise ValueError(f"cannot save: assembly has dims {tuple(getattr(a, 'dims', ()))}, expected {NEURAL_DIMS} or {ACTIVATION_DIMS}")
     return write_netcdf(a, path)
-
-
-def write_netcdf(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike) -> Path:
-    """Write a DataArray or Dataset atomically with the h5netcdf engine, no validation.
-
-    Non-scalar attrs are stored as JSON (restored by :func:`read_netcdf_attrs`); fixed-width
-    strings are written as variable-length strings.
-    """
-    out = obj.copy(deep=False)
-    out.attrs = _encode_attrs(obj.attrs)
-    for name, c in out.coords.items():
-        if c.dtype.kind in "US":
-            out.coords[name] = c.astype(object)
-    if isinstance(out, xr.Dataset):
-        for name, v in out.data_vars.items():
-            if v.dtype.kind in "US":
-                out[name] = v.astype(object)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        out.to_netcdf(tmp, engine="h5netcdf")
-    return path
-
-
-def read_netcdf_attrs(obj: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
-    """Restore the attrs that :func:`write_netcdf` stored as JSON (in place; returns ``obj``)."""
-    obj.attrs = _decode_attrs(obj.attrs)
-    return obj
 
 
 def load_assembly(path: str | os.PathLike) -> xr.DataArray:

@@ -96,14 +96,14 @@ CEILING_CONVENTION = (
 def save_scores(scores: xr.Dataset, path: Any) -> Any:
     """Write a score Dataset (:func:`fit_and_score`, :func:`score_predictions`) to netCDF,
     atomically, with its settings attrs; read it back with :func:`load_scores`."""
-    from brainfit.assembly import write_netcdf
+    from brainfit._io import write_netcdf
 
     return write_netcdf(scores, path)
 
 
 def load_scores(path: Any) -> xr.Dataset:
     """Read scores written by :func:`save_scores` (into memory; attrs restored)."""
-    from brainfit.assembly import read_netcdf_attrs
+    from brainfit._io import read_netcdf_attrs
 
     return read_netcdf_attrs(xr.load_dataset(path, engine="h5netcdf"))
 

@@ -1,0 +1,77 @@
+"""The one registry class behind the model and dataset registries.
+
+A :class:`Registry` is a dict of entries filled by a decorator; looking up an unknown name
+raises a ``KeyError`` listing close matches. Names never trigger imports: an entry exists once
+the module defining it has been imported (each registry's package imports its modules).
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+__all__ = ["Registry"]
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Named entries of one kind (``"model"``, ``"dataset"``).
+
+    Parameters
+    ----------
+    kind : str
+        Used in error messages ("unknown model 'x'").
+    n_close, cutoff : int, float
+        How many close matches an unknown name lists, and how close they must be
+        (:func:`difflib.get_close_matches`).
+    """
+
+    def __init__(self, kind: str, *, n_close: int = 5, cutoff: float = 0.5):
+        self.kind = kind
+        self.n_close = n_close
+        self.cutoff = cutoff
+        self._entries: dict[str, T] = {}
+
+    def add(self, name: str, entry: T) -> T:
+        """Register ``entry`` under ``name``; a name can be registered once."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{self.kind} names must be non-empty strings, got {name!r}")
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = entry
+        return entry
+
+    def decorator(self, name: str, make_entry: Callable[[Any], T] = lambda fn: fn) -> Callable[[Any], Any]:
+        """A decorator registering ``make_entry(fn)`` under ``name`` and returning ``fn`` unchanged."""
+
+        def deco(fn: Any) -> Any:
+            self.add(name, make_entry(fn))
+            return fn
+
+        return deco
+
+    def get(self, name: str) -> T:
+        """The entry of ``name``; an unknown name raises ``KeyError`` listing close matches."""
+        try:
+            return self._entries[name]
+        except (KeyError, TypeError):
+            close = difflib.get_close_matches(str(name), list(self._entries), n=self.n_close, cutoff=self.cutoff)
+            hint = f"; did you mean {close}?" if close else ""
+            raise KeyError(f"unknown {self.kind} {name!r}{hint} ({len(self._entries)} {self.kind}s: "
+                           f"{', '.join(sorted(self._entries)[:8])}{', ...' if len(self._entries) > 8 else ''})") from None
+
+    def names(self, pattern: str = "*") -> list[str]:
+        """Registered names matching a shell-style ``pattern``, sorted."""
+        return sorted(n for n in self._entries if fnmatch.fnmatch(n, pattern))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)
