@@ -6,17 +6,20 @@ backend is selected only when no backend has been chosen yet.
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from brainfit.assembly import REGION, TIME_BIN_END, TIME_BIN_START
-from brainfit.scoring import _masked_median
+from brainfit._io import atomic_path
+from brainfit.scoring import median_over
 
-__all__ = ["plot_timecourse"]
+__all__ = ["plot_timecourse", "timecourse_panels", "save_figure"]
 
 
 def _pyplot():
@@ -76,7 +79,7 @@ def plot_timecourse(scores: Mapping[str, xr.Dataset], *, region: str | None = No
             if region not in set(regions):
                 raise ValueError(f"region {region!r} not in scores[{label!r}]; regions: {sorted(set(regions))}")
             keep = regions == region
-            med = _masked_median(values.values[keep], ds["reliable"].values[keep], axis=0)
+            med = median_over(values.values[keep], ds["reliable"].values[keep], axis=0)
         t = (ds.coords[TIME_BIN_START].values + ds.coords[TIME_BIN_END].values) / 2.0
         line, = ax.plot(t, med, marker="o", ms=3, label=label)
         ci_var = f"median_{metric}_ci" + ("_selected" if selected else "")
@@ -93,3 +96,45 @@ def plot_timecourse(scores: Mapping[str, xr.Dataset], *, region: str | None = No
         ax.set_title(region)
     ax.legend(fontsize=8, frameon=False)
     return ax
+
+
+def timecourse_panels(scores: Mapping[str, Mapping[str, xr.Dataset]], regions: Sequence[str], *,
+                      metric: str = "ceiled", selected: bool = False, layer: str | None = None,
+                      panel_size: tuple[float, float] = (5.0, 3.6)) -> Any:
+    """One per-time-bin predictivity panel per region, a line (and CI band) per model.
+
+    Parameters
+    ----------
+    scores : mapping ``label -> {region -> Dataset}``
+        Score Datasets per model and region (e.g. the selected layer's predictions scored per
+        region with :func:`brainfit.scoring.score_predictions`, which carry the CIs).
+    regions : sequence of str
+        Panel order.
+    metric, selected, layer
+        See :func:`plot_timecourse`.
+
+    Returns
+    -------
+    matplotlib Figure (panels share the y axis).
+    """
+    missing = [(label, r) for label, by_region in scores.items() for r in regions if r not in by_region]
+    if missing:
+        raise ValueError(f"no scores for (model, region) {missing[:3]}")
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(regions), figsize=(panel_size[0] * len(regions), panel_size[1]), sharey=True)
+    for ax, region in zip(np.atleast_1d(axes), regions):
+        plot_timecourse({label: by_region[region] for label, by_region in scores.items()}, metric=metric,
+                        selected=selected, layer=layer, ax=ax)
+        ax.set_title(f"{region}: per-time-bin predictivity")
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 120, close: bool = True) -> Path:
+    """Write ``fig`` atomically (the format follows the suffix of ``path``); closes it by default."""
+    path = Path(path)
+    with atomic_path(path, suffix=path.suffix or ".png") as tmp:
+        fig.savefig(tmp, dpi=dpi, format=(path.suffix.lstrip(".") or "png"))
+    if close:
+        _pyplot().close(fig)
+    return path

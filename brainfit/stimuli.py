@@ -26,7 +26,7 @@ from PIL import Image, UnidentifiedImageError
 
 from brainfit.assembly import STIMULUS_ID
 
-__all__ = ["Preprocessing", "StimulusSet", "IMAGE_EXTENSIONS"]
+__all__ = ["Preprocessing", "StimulusSet", "IMAGE_EXTENSIONS", "decode_image", "images_to_tensor"]
 
 log = logging.getLogger(__name__)
 
@@ -89,17 +89,23 @@ class Preprocessing:
 
     def to_tensor(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """Stack uint8 HxWx3 images into a normalised float32 tensor of shape (B, 3, H, W)."""
-        arr = np.stack([self.resize(im) for im in images])
-        x = torch.from_numpy(arr).permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
-        mean = torch.tensor(self.mean, dtype=torch.float32).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, dtype=torch.float32).view(1, 3, 1, 1)
-        return x.sub_(mean).div_(std).contiguous()
+        return images_to_tensor(np.stack([self.resize(im) for im in images]), self.mean, self.std)
+
+
+def images_to_tensor(images: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """The one uint8 -> tensor conversion: (B, H, W, 3) uint8 -> (B, 3, H, W) float32, scaled to
+    [0, 1] and normalised per channel, ``(x - mean) / std``."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
+    m = torch.tensor(tuple(mean), dtype=torch.float32).view(1, 3, 1, 1)
+    s = torch.tensor(tuple(std), dtype=torch.float32).view(1, 3, 1, 1)
+    return x.sub_(m).div_(s).contiguous()
 
 
 # ----------------------------------------------------------------------------- image sources
 
 
-def _decode(data: bytes | str | os.PathLike, label: str) -> np.ndarray:
+def decode_image(data: bytes | str | os.PathLike, label: str) -> np.ndarray:
+    """The one image decoder: bytes or a file -> uint8 (H, W, 3) RGB; ``label`` names the image in errors."""
     try:
         with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as im:
             im.load()
@@ -157,7 +163,7 @@ class _FileSource:
         return len(self.paths)
 
     def load(self, i: int) -> np.ndarray:
-        return _decode(self.paths[i], str(self.paths[i]))
+        return decode_image(self.paths[i], str(self.paths[i]))
 
     def label(self, i: int) -> str:
         return str(self.paths[i])
@@ -204,7 +210,7 @@ class _ZipSource:
             raise ValueError(f"cannot read member {self.members[i]!r} of {self.path}: {err}") from err
 
     def load(self, i: int) -> np.ndarray:
-        return _decode(self._read(i), self.label(i))
+        return decode_image(self._read(i), self.label(i))
 
     def label(self, i: int) -> str:
         return f"{self.path}:{self.members[i]}"

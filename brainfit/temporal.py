@@ -85,6 +85,21 @@ class TemporalMap:
         return {"kind": self.kind, "latency_ms": self.latency_ms, "step_ms": self.step_ms,
                 "step": self.step, "layers": list(self.layers) if self.layers else None}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> TemporalMap:
+        """Inverse of :meth:`to_dict`; unspecified settings take their defaults (configs give e.g.
+        ``{"kind": "one_to_one", "latency_ms": 0}``)."""
+        if not isinstance(d, dict) or "kind" not in d:
+            raise ValueError(f"a temporal map is a mapping with a 'kind' ('one_to_one', 'constant', 'graded'), got {d!r}")
+        known = {"kind", "latency_ms", "step_ms", "step", "layers"}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown temporal map setting(s) {unknown}; known: {sorted(known)}")
+        d = dict(d)
+        if d.get("layers") is not None:
+            d["layers"] = tuple(d["layers"])
+        return cls(**d)
+
     # ------------------------------------------------------------------ weights
     def step_weights(self, time_steps: Sequence[int], starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Weight of each model step for each bin (``one_to_one``), shape (n_bins, n_steps).

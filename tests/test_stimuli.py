@@ -120,3 +120,30 @@ def test_subset_and_errors():
         StimulusSet.from_array(np.full((1, 4, 4, 3), 2.0))
     with pytest.raises(ValueError, match="interpolation"):
         Preprocessing(interpolation="cubicspline")
+
+
+def test_one_decoder_and_one_tensor_conversion_serve_stimuli_and_training(tmp_path):
+    import io
+
+    import torch
+    from PIL import Image
+
+    from brainfit.stimuli import Preprocessing, decode_image, images_to_tensor
+    from brainfit.training.data import load_image_folder
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+    (tmp_path / "cls").mkdir()
+    Image.fromarray(img).save(tmp_path / "cls" / "a.png")
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    np.testing.assert_array_equal(decode_image(buf.getvalue(), "bytes"), img)
+    np.testing.assert_array_equal(load_image_folder(tmp_path, progress=False).images[0], img)
+    pre = Preprocessing(mean=(0.1, 0.2, 0.3), std=(0.5, 0.6, 0.7))
+    x = images_to_tensor(img[None], pre.mean, pre.std)
+    torch.testing.assert_close(pre.to_tensor([img]), x)
+    expected = (torch.from_numpy(img).permute(2, 0, 1).float() / 255 - torch.tensor([0.1, 0.2, 0.3])[:, None, None]) \
+        / torch.tensor([0.5, 0.6, 0.7])[:, None, None]
+    torch.testing.assert_close(x[0], expected)
+    with pytest.raises(ValueError, match="cannot decode image broken"):
+        decode_image(b"not an image", "broken")

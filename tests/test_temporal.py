@@ -73,3 +73,15 @@ def test_layer_not_yet_reached_is_reported():
     with pytest.warns(RuntimeWarning, match=r"layer 'high' is constant over stimuli in 3 time bin\(s\) \(up to model step 9\)"):
         mapped = T.one_to_one()(act, neural)
     assert np.all(mapped.values[:, 1:, :3] == 0)
+
+
+def test_temporal_map_from_dict_round_trips_and_names_bad_settings():
+    from brainfit.temporal import TemporalMap, constant, graded, one_to_one
+
+    for tmap in (one_to_one(latency_ms=30, step_ms=5), constant(step=2), graded(["a", "b"])):
+        assert TemporalMap.from_dict(tmap.to_dict()) == tmap
+    assert TemporalMap.from_dict({"kind": "one_to_one"}) == one_to_one()
+    with pytest.raises(ValueError, match=r"unknown temporal map setting\(s\) \['latency'\]"):
+        TemporalMap.from_dict({"kind": "one_to_one", "latency": 30})
+    with pytest.raises(ValueError, match="with a 'kind'"):
+        TemporalMap.from_dict({"latency_ms": 30})

@@ -19,8 +19,9 @@ import sys
 from pathlib import Path
 
 from brainfit._io import atomic_write_json, sha256_file
-from brainfit.models import WEIGHTS_DIR, count_params
-from brainfit.training import evaluate, load_checkpoint, load_model, save_checkpoint
+from brainfit.models import count_params, load_checkpoint, load_model, save_checkpoint
+from brainfit.paths import weights_dir
+from brainfit.training import evaluate
 from brainfit.training.data import load_classification_data
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -32,7 +33,7 @@ def release(name: str, runs: Path, test_cache: dict) -> dict:
     config = dict(ckpt["config"])
     summary = config.pop("summary", {})
     model = load_model(run / "model.pt", ckpt=ckpt)
-    out = WEIGHTS_DIR / f"{name}.pt"
+    out = weights_dir() / f"{name}.pt"
     save_checkpoint(out, model=model, model_name=ckpt["model_name"], model_kwargs=ckpt["model_kwargs"],
                     config=config, metrics=ckpt["metrics"], half=True)
     size = out.stat().st_size
@@ -67,9 +68,9 @@ def release(name: str, runs: Path, test_cache: dict) -> dict:
         "sha256": sha256_file(out),
         "bytes": size,
     }
-    atomic_write_json(WEIGHTS_DIR / f"{name}.json", info)
-    shutil.copyfile(run / "config.yaml", WEIGHTS_DIR / f"{name}.yaml")
-    shutil.copyfile(run / "metrics.csv", WEIGHTS_DIR / f"{name}.csv")
+    atomic_write_json(weights_dir() / f"{name}.json", info)
+    shutil.copyfile(run / "config.yaml", weights_dir() / f"{name}.yaml")
+    shutil.copyfile(run / "metrics.csv", weights_dir() / f"{name}.csv")
     return info
 
 

@@ -16,7 +16,8 @@ import numpy as np
 import xarray as xr
 
 from brainfit.assembly import neural_assembly
-from brainfit.data import register_dataset, require_data_root
+from brainfit.data.registry import register_dataset
+from brainfit.paths import require_data_root
 from brainfit.stimuli import StimulusSet
 
 __all__ = ["SESSIONS", "load_cowley2023"]

@@ -42,7 +42,7 @@ import xarray as xr
 import torch.nn.functional as F
 
 from brainfit.assembly import make_time_bins, neural_assembly
-from brainfit.data import register_dataset
+from brainfit.data.registry import register_dataset
 from brainfit.data._shapes import CATEGORIES, TEXTURES, ObjectSpec, pink_noise, render
 from brainfit.stimuli import StimulusSet
 

@@ -11,7 +11,8 @@ import numpy as np
 import xarray as xr
 
 from brainfit.assembly import make_time_bins, neural_assembly
-from brainfit.data import register_dataset, require_data_root
+from brainfit.data.registry import register_dataset
+from brainfit.paths import require_data_root
 
 __all__ = ["load_zhang2011"]
 

@@ -1,10 +1,10 @@
-"""scikit-learn estimators on top of the array solvers, and out-of-fold predictions.
+"""scikit-learn estimators on top of the array solvers.
 
 :class:`RidgeMapping` and :class:`PLSMapping` follow the scikit-learn contract (keyword-only
 parameters stored unchanged by ``__init__``, fitted attributes ending in ``_``, ``clone``-able,
 checked with :func:`sklearn.utils.estimator_checks.check_estimator` in the tests), so they can be
-used in any scikit-learn tool. :func:`cross_validated_predictions` returns out-of-fold predictions
-for given folds; for ridge in the dual form it computes one kernel for all folds.
+used in any scikit-learn tool. Out-of-fold predictions (one ridge kernel for all folds) are in
+:mod:`brainfit.mapping.cv`.
 """
 
 from __future__ import annotations
@@ -14,15 +14,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin, clone
+from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
-from tqdm.auto import tqdm
 
-from brainfit.mapping._solvers import DEFAULT_ALPHAS, check_folds, ridge_cv, ridge_cv_predictions
+from brainfit.mapping._solvers import DEFAULT_ALPHAS, ridge_cv
 from brainfit.mapping.pls import pls_fit
-from brainfit.mapping.splits import Splits
 
-__all__ = ["RidgeMapping", "PLSMapping", "cross_validated_predictions"]
+__all__ = ["RidgeMapping", "PLSMapping"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +90,7 @@ class RidgeMapping(MultiOutputMixin, RegressorMixin, BaseEstimator):
     independent_targets = True
 
     def _solver_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`ridge_cv` / ``ridge_cv_predictions`` (all params but alphas)."""
         return dict(cv=self.cv, alpha_per_target=self.alpha_per_target, fit_intercept=self.fit_intercept,
                     method=self.method, backend=self.backend, dtype=self.dtype, device=self.device,
                     batch_size=self.batch_size, random_state=self.random_state)
@@ -124,42 +123,36 @@ class RidgeMapping(MultiOutputMixin, RegressorMixin, BaseEstimator):
         pred = Xc @ coef.T + self.y_mean_
         return pred[:, 0] if np.ndim(self.coef_) == 1 else pred
 
-    def _cv_predict(self, X: np.ndarray, Y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
-                    progress: bool = False, kernel: Any = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Out-of-fold predictions (one kernel for all folds in the dual; ``kernel`` reuses one)."""
-        pred, info = ridge_cv_predictions(X, Y, folds, self.alphas, progress=progress, kernel=kernel,
-                                          **self._solver_kwargs())
-        return pred.astype(np.float64), info
-
-
 class PLSMapping(MultiOutputMixin, RegressorMixin, BaseEstimator):
-    """PLS regression (NIPALS), Brain-Score's default neural mapping.
+    """PLS regression (scikit-learn's ``PLSRegression``, NIPALS), Brain-Score's default neural mapping.
+
+    Fits in float64 (as ``PLSRegression`` does); see :func:`brainfit.mapping.pls_fit`.
 
     Parameters
     ----------
     n_components : int, default 25
-        Clipped to ``min(n_samples - 1, n_features)``.
+        Clipped to ``min(n_samples - 1, n_features)`` (logged).
     scale : bool, default False
         Standardise features and targets (Brain-Score uses False; scikit-learn's default is True).
     max_iter : int, default 500
     tol : float, default 1e-6
-    dtype : {"float64", "float32"}, default "float64"
 
     Attributes
     ----------
     coef_ : ndarray (n_targets, n_features) or (n_features,)
     intercept_ : ndarray (n_targets,) or float
     n_components_ : int
+        Components extracted (after clipping).
+    n_iter_ : list of int
+        Power iterations per component.
     n_features_in_ : int
     """
 
-    def __init__(self, *, n_components: int = 25, scale: bool = False, max_iter: int = 500, tol: float = 1e-6,
-                 dtype: str = "float64"):
+    def __init__(self, *, n_components: int = 25, scale: bool = False, max_iter: int = 500, tol: float = 1e-6):
         self.n_components = n_components
         self.scale = scale
         self.max_iter = max_iter
         self.tol = tol
-        self.dtype = dtype
 
     #: PLS components depend on all targets jointly: bins must be fitted separately.
     independent_targets = False
@@ -169,8 +162,7 @@ class PLSMapping(MultiOutputMixin, RegressorMixin, BaseEstimator):
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32])
         if X.shape[0] < 2:
             raise ValueError(f"PLSMapping needs at least 2 samples, got n_samples={X.shape[0]}")
-        res = pls_fit(X, y, int(self.n_components), scale=self.scale, max_iter=self.max_iter, tol=self.tol,
-                      dtype=self.dtype)
+        res = pls_fit(X, y, int(self.n_components), scale=self.scale, max_iter=self.max_iter, tol=self.tol)
         one_d = y.ndim == 1
         coef = res.coef.T.astype(np.float64)
         self.x_mean_ = res.x_mean.astype(np.float64)
@@ -189,65 +181,3 @@ class PLSMapping(MultiOutputMixin, RegressorMixin, BaseEstimator):
         Xc = np.asarray(X, dtype=np.float64) - self.x_mean_
         pred = Xc @ np.atleast_2d(self.coef_).T + self.y_mean_
         return pred[:, 0] if np.ndim(self.coef_) == 1 else pred
-
-
-def cross_validated_predictions(
-    X: np.ndarray,
-    Y: np.ndarray,
-    splits: Splits | Sequence[tuple[np.ndarray, np.ndarray]],
-    *,
-    mapping: BaseEstimator | None = None,
-    stimulus_ids: Sequence[str] | None = None,
-    progress: bool = False,
-    return_info: bool = False,
-) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Out-of-fold predictions: each sample predicted by a mapping fitted without it.
-
-    Parameters
-    ----------
-    X : ndarray (n_samples, n_features)
-    Y : ndarray (n_samples, n_targets) or (n_samples,)
-    splits : Splits or sequence of (train_idx, test_idx)
-        With :class:`Splits`, ``stimulus_ids`` (one per row, unique) must be given; rows are
-        matched to folds by id, and ids that differ from the splits' ids raise.
-    mapping : estimator, default ``RidgeMapping()``
-        Cloned for every fold (its fitted state is never reused across folds).
-    stimulus_ids : sequence of str, optional
-    progress : bool
-        Show a progress bar over folds.
-    return_info : bool
-        Also return a dict of per-fold diagnostics (ridge: ``"alpha"``, ``"train_var"``,
-        ``"cv_mse"``, each (n_folds, n_targets); see :func:`ridge_cv_predictions`).
-
-    Returns
-    -------
-    predictions : ndarray, same shape as ``Y`` (float64)
-    info : dict (only with ``return_info``)
-    """
-    mapping = RidgeMapping() if mapping is None else mapping
-    X = np.asarray(X)
-    Y = np.asarray(Y)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
-    if Y.ndim not in (1, 2) or Y.shape[0] != X.shape[0]:
-        raise ValueError(f"Y must be (n_samples[, n_targets]) with n_samples={X.shape[0]}, got shape {Y.shape}")
-    for name, a in (("X", X), ("Y", Y)):
-        if a.dtype.kind == "f" and not np.isfinite(a).all():
-            raise ValueError(f"{name} contains {int((~np.isfinite(a)).sum())} non-finite value(s) (NaN or inf)")
-    if isinstance(splits, Splits):
-        if stimulus_ids is None:
-            raise ValueError("stimulus_ids (one per row of X) are needed to apply Splits")
-        if len(stimulus_ids) != X.shape[0]:
-            raise ValueError(f"got {len(stimulus_ids)} stimulus_ids for {X.shape[0]} rows of X")
-        folds = splits.indices(stimulus_ids, name="data")
-    else:
-        folds = check_folds(splits, X.shape[0])
-    if hasattr(mapping, "_cv_predict"):
-        pred, info = mapping._cv_predict(X, Y, folds, progress=progress)
-    else:
-        pred = np.empty(Y.shape, dtype=np.float64)
-        for tr, te in tqdm(folds, desc="mapping folds", disable=not progress, leave=False):
-            est = clone(mapping).fit(X[tr], Y[tr])
-            pred[te] = np.asarray(est.predict(X[te])).reshape(pred[te].shape)
-        info = {}
-    return (pred, info) if return_info else pred

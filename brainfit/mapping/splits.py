@@ -5,27 +5,46 @@ side effect of a random state: :class:`Splits` assigns each ``stimulus_id`` to o
 saved to / loaded from JSON keyed by stimulus id (never by position). Applying a :class:`Splits` to
 an assembly whose stimuli differ from the splits' stimuli is an error that names the difference.
 
-Assignment (deterministic for a given set of ids, whatever their order): ids are sorted; within
-each stratum (e.g. ``category``) they are shuffled with the seed; strata are concatenated in
-sorted order and dealt round-robin into folds, continuing the count from one stratum to the next.
-So fold sizes differ by at most one and every stratum is spread evenly over folds.
+Assignment (:meth:`Splits.kfold`) is scikit-learn's, applied to the ids *sorted*, so the result
+depends only on the set of ids (and labels), the number of folds and the seed -- never on the
+order the ids come in:
+
+* with strata (e.g. ``category``): ``StratifiedKFold(n_folds, shuffle=True, random_state=seed)``.
+  It deals the stimuli, grouped by stratum, round robin over folds, so fold sizes differ by at
+  most one and every stratum's count per fold differs by at most one (``floor`` or ``ceil`` of
+  its size / ``n_folds``); which members of a stratum go to which fold is shuffled by the seed.
+  A stratum with fewer members than folds is thereby spread one member per fold over as many
+  folds as it has members. scikit-learn warns about such a stratum ("The least populated class
+  in y has only ..."); that case is handled as just described and intended (small categories,
+  inner folds of a small training set), so that one warning is silenced.
+* when *no* stratum has ``n_folds`` members, ``StratifiedKFold`` refuses; the assignment then
+  falls back to ``KFold`` (logged): no fold can hold the same share of every stratum anyway.
+* without strata: ``KFold(n_folds, shuffle=True, random_state=seed)`` (fold sizes differ by at
+  most one).
+
+:meth:`Splits.inner` builds nested folds the same way on an outer fold's training stimuli.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
+from sklearn.model_selection import KFold, StratifiedKFold
 
 from brainfit._io import atomic_write_json, stable_hash
 from brainfit.assembly import PRESENTATION, STIMULUS_ID, _short
 
 __all__ = ["Splits", "make_splits"]
+
+log = logging.getLogger(__name__)
 
 _FORMAT = "brainfit.splits"
 _VERSION = 1
@@ -34,6 +53,33 @@ _VERSION = 1
 def _derive_seed(seed: int, *keys: int) -> int:
     """A child seed for nested folds, independent of the parent's stream."""
     return int(np.random.SeedSequence([int(seed), *[int(k) for k in keys]]).generate_state(1)[0])
+
+
+def _assign_folds(n: int, labels: np.ndarray | None, n_folds: int, seed: int) -> np.ndarray:
+    """Fold index (n,) of each of ``n`` sorted ids, from scikit-learn's (stratified) K-fold.
+
+    ``labels`` (n,) of str or None. See the module docstring for the guarantees and the fallback.
+    """
+    rows = np.zeros((n, 1))  # the splitters only use the number of rows
+    if labels is not None:
+        counts = np.unique(labels, return_counts=True)[1]
+        if counts.max() >= n_folds:
+            splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+            with warnings.catch_warnings():
+                # strata smaller than n_folds are intended: one member per fold (module docstring)
+                warnings.filterwarnings("ignore", message="The least populated class in y has only",
+                                        category=UserWarning)
+                tests = [te for _, te in splitter.split(rows, labels)]
+        else:
+            log.info("splits: no stratum has %d members (largest: %d), so folds are not stratified",
+                     n_folds, counts.max())
+            labels = None
+    if labels is None:
+        tests = [te for _, te in KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(rows)]
+    fold = np.empty(n, dtype=int)
+    for k, te in enumerate(tests):
+        fold[te] = k
+    return fold
 
 
 class Splits:
@@ -77,7 +123,8 @@ class Splits:
     @classmethod
     def kfold(cls, stimulus_ids: Sequence[str], *, n_folds: int = 10, seed: int = 0,
               strata: Sequence[Any] | None = None, stratify: str | None = None) -> Splits:
-        """Seeded (stratified) K-fold assignment of unique stimulus ids.
+        """Seeded (stratified) K-fold assignment of unique stimulus ids (scikit-learn's, see the
+        module docstring): independent of the order of ``stimulus_ids``, fold sizes within one.
 
         Parameters
         ----------
@@ -89,6 +136,11 @@ class Splits:
             Label per stimulus (same order as ``stimulus_ids``) to stratify by.
         stratify : str, optional
             Name of the labels (provenance only).
+
+        Raises
+        ------
+        ValueError
+            Duplicate ids, ``n_folds`` outside ``2..n_stimuli``, or one label per id not given.
         """
         ids = np.asarray(stimulus_ids).astype(str)
         if len(set(ids.tolist())) != len(ids):
@@ -98,17 +150,13 @@ class Splits:
             raise ValueError(f"n_folds must be between 2 and the number of stimuli ({len(ids)}), got {n_folds}")
         order = np.argsort(ids, kind="stable")
         ids = ids[order]
-        labels = np.zeros(len(ids), dtype=object) if strata is None else np.asarray(strata, dtype=object)[order].astype(str)
-        if strata is not None and len(labels) != len(ids):
-            raise ValueError(f"strata has {len(labels)} labels for {len(ids)} stimuli")
-        rng = np.random.default_rng(seed)
-        dealt = []
-        for label in sorted(set(labels.tolist()), key=str):
-            members = np.flatnonzero(labels == label)
-            dealt.append(members[rng.permutation(len(members))])
-        dealt = np.concatenate(dealt)
-        fold = np.empty(len(ids), dtype=int)
-        fold[dealt] = np.arange(len(ids)) % n_folds
+        labels = None
+        if strata is not None:
+            strata = np.asarray(strata, dtype=object).ravel()
+            if len(strata) != len(ids):
+                raise ValueError(f"strata has {len(strata)} labels for {len(ids)} stimuli")
+            labels = strata[order].astype(str)
+        fold = _assign_folds(len(ids), labels, n_folds, seed)
         strata_map = None if strata is None else dict(zip(ids.tolist(), labels.tolist()))
         return cls(dict(zip(ids.tolist(), fold.tolist())), n_folds, seed=seed, stratify=stratify, strata=strata_map)
 
@@ -166,7 +214,8 @@ class Splits:
         ids = np.asarray(stimulus_ids).astype(str)
         if len(set(ids.tolist())) != len(ids):
             dup = [s for s in dict.fromkeys(ids.tolist()) if (ids == s).sum() > 1]
-            raise ValueError(f"{name} has duplicate stimulus_id(s) {_short(dup)}; average repetitions before applying splits")
+            raise ValueError(f"{name} has duplicate stimulus_id(s) {_short(dup)}; "
+                             "average repetitions before applying splits")
         index = dict(zip(self._ids.tolist(), range(len(self._ids))))
         missing_in_splits = [s for s in ids.tolist() if s not in index]
         given = set(ids.tolist())
@@ -193,8 +242,8 @@ class Splits:
     def inner(self, fold: int, n_folds: int | None = None) -> Splits:
         """Splits of the training stimuli of outer fold ``fold`` (for nested selection).
 
-        Seeded from ``(seed, fold)`` and stratified by the same strata, so it is as reproducible as
-        the outer splits. ``n_folds`` defaults to ``min(self.n_folds - 1, 5)`` (at least 2).
+        Seeded from ``(seed, fold)`` and stratified by the same strata (module docstring), so it is
+        as reproducible as the outer splits. ``n_folds`` defaults to ``min(self.n_folds - 1, 5)`` (at least 2).
         """
         train = self.train_ids(fold)
         k = n_folds if n_folds is not None else max(2, min(self.n_folds - 1, 5))

@@ -23,7 +23,12 @@ from __future__ import annotations
 
 from torch import nn
 
-__all__ = ["VisionModel"]
+__all__ = ["VisionModel", "count_params"]
+
+
+def count_params(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 class VisionModel(nn.Module):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["Cell", "VanillaCell", "TimeDecayCell", "LSTMCell", "GRUCell", "ReciprocalGatedCell", "CELLS", "make_cell"]
+__all__ = ["Cell", "VanillaCell", "TimeDecayCell", "LSTMCell", "GRUCell", "ReciprocalGatedCell", "CELLS", "CELL_TYPES", "make_cell"]
 
 State = tuple[torch.Tensor, ...]
 
@@ -183,6 +183,9 @@ CELLS: dict[str, type[Cell]] = {
     "gru": GRUCell,
     "rgc": ReciprocalGatedCell,
 }
+
+#: Cell kinds of the ConvRNN presets (``convrnn_small_<cell>``), in presentation order.
+CELL_TYPES = ("rgc", "lstm", "gru", "vanilla", "timedecay")
 
 
 def make_cell(kind: str, channels: int, **kw) -> Cell:

@@ -13,17 +13,19 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from collections.abc import Callable
+
+from torch import nn
+
+from brainfit.models.base import count_params
+from brainfit.models.cells import CELL_TYPES
 from brainfit.models.convrnn import BlockSpec, ConvRNN
 from brainfit.models.feedforward import feedforward_base, spec_params
+from brainfit.models.registry import create_model, register_model
 
-__all__ = ["count_params", "wider_control", "deeper_control", "unrolled_control", "wider_spec", "deeper_spec"]
+__all__ = ["wider_control", "deeper_control", "unrolled_control", "wider_spec", "deeper_spec"]
 
 log = logging.getLogger(__name__)
-
-
-def count_params(model, trainable_only: bool = True) -> int:
-    """Number of (trainable) parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 def _check(name: str, got: int, target: int, tolerance: float) -> None:
@@ -95,3 +97,31 @@ def unrolled_control(convrnn: ConvRNN) -> ConvRNN:
                     regions=convrnn.regions, input_size=convrnn.input_size, cell_kw=convrnn.cell_kw)
     model.load_state_dict(convrnn.state_dict(), strict=True)
     return model
+
+
+# ----------------------------------------------------------------------------- registered presets
+
+
+def _control(kind: str, cell: str) -> Callable[..., nn.Module]:
+    # Keyword arguments build the target ConvRNN (n_steps, on_steps, cell_kw, ...). The unrolled
+    # control copies its schedule, so they carry over; the wider/deeper controls only take its
+    # parameter count and stay feedforward (one step) whatever schedule the target was given.
+    def factory(n_classes: int = 10, **kw) -> nn.Module:
+        target = create_model(f"convrnn_small_{cell}", n_classes=n_classes, **kw)
+        if kind == "wider":
+            return wider_control(target)
+        if kind == "deeper":
+            return deeper_control(target)
+        return unrolled_control(target)
+    factory.__doc__ = (f"{kind} feedforward control of convrnn_small_{cell}; keyword arguments go to that "
+                       "ConvRNN" + (" (its n_steps/on_steps schedule is kept)." if kind == "unrolled"
+                                    else " (only its parameter count is matched; the control has one step)."))
+    return factory
+
+
+for _cell in CELL_TYPES:
+    for _kind in ("wider", "deeper"):
+        register_model(f"ff_small_{_kind}_{_cell}")(_control(_kind, _cell))
+    # the unrolled control has no weights of its own: pretrained, it takes its ConvRNN's
+    register_model(f"convrnn_small_{_cell}_unrolled", weights_of=f"convrnn_small_{_cell}",
+                   adapt=unrolled_control)(_control("unrolled", _cell))

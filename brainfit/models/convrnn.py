@@ -16,14 +16,15 @@ unrolls of a deep stack cheap while the image is on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from brainfit.models.base import VisionModel
-from brainfit.models.cells import make_cell
+from brainfit.models.cells import CELL_TYPES, make_cell
+from brainfit.models.registry import register_model
 
 __all__ = ["BlockSpec", "ConvBlock", "ConvRNN", "SMALL_SPEC", "SMALL_REGIONS"]
 
@@ -242,3 +243,20 @@ class ConvRNN(VisionModel):
                 seq = [torch.zeros_like(seq[0])] * missing + seq if seq else []
             layers[s.name] = torch.stack(seq, 1)
         return out, layers
+
+
+# ----------------------------------------------------------------------------- registered presets
+
+
+def _preset(cell: str, feedback: tuple = ()) -> Callable[..., ConvRNN]:
+    def factory(n_classes: int = 10, n_steps: int = 26, on_steps: int = 10, **kw) -> ConvRNN:
+        return ConvRNN(SMALL_SPEC, cell=cell, feedback=feedback, n_steps=n_steps, on_steps=on_steps,
+                       n_classes=n_classes, **kw)
+    factory.__doc__ = f"Small ConvRNN with {cell} cells" + (f" and feedback {feedback}" if feedback else "") + \
+        " (5 blocks, 32 px input)."
+    return factory
+
+
+for _cell in CELL_TYPES:
+    register_model(f"convrnn_small_{_cell}")(_preset(_cell))
+register_model("convrnn_small_rgc_feedback")(_preset("rgc", (("conv5", "conv3"), ("conv4", "conv2"))))

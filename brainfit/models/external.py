@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from brainfit.models.base import VisionModel
+from brainfit.models.capture import capture_outputs
 
 __all__ = ["ExternalModel"]
 
@@ -60,17 +61,11 @@ class ExternalModel(VisionModel):
                 return_layers: bool = False):
         """The module's output with a time axis of length 1: (B, 1, ...); optionally the layers."""
         captured: dict[str, torch.Tensor] = {}
-        handles = []
         if return_layers:
-            for name, mod in self.layers.items():
-                def hook(_m, _i, out, name=name):
-                    captured[name] = out[0] if isinstance(out, (tuple, list)) else out
-                handles.append(mod.register_forward_hook(hook))
-        try:
+            with capture_outputs(self.layers, captured.__setitem__):
+                out = self.module(images)
+        else:
             out = self.module(images)
-        finally:
-            for h in handles:
-                h.remove()
         out = out[:, None] if isinstance(out, torch.Tensor) else out
         if return_layers:
             return out, {k: v[:, None] for k, v in captured.items()}

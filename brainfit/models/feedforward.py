@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from brainfit.models.convrnn import SMALL_SPEC, BlockSpec, ConvRNN
+from brainfit.models.registry import register_model
 
 __all__ = ["feedforward_base", "spec_params"]
 
@@ -25,3 +26,9 @@ def spec_params(spec: Sequence[BlockSpec], n_classes: int = 10, in_channels: int
         total += cin * s.channels * s.kernel * s.kernel + 2 * s.channels
         cin = s.channels
     return total + cin * n_classes + n_classes
+
+
+@register_model("ff_small")
+def _ff_small(n_classes: int = 10, **kw) -> ConvRNN:
+    """The feedforward base of the small ConvRNNs (no cells, one step)."""
+    return feedforward_base(SMALL_SPEC, n_classes=n_classes, **kw)

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 
 from brainfit.models.base import VisionModel
+from brainfit.models.registry import register_model
+from brainfit.paths import require_data_root
 
 __all__ = ["ResNetCIFAR", "load_pretrained_cifar_resnet", "PRETRAINED_FILES"]
 
@@ -130,8 +132,6 @@ def load_pretrained_cifar_resnet(depth: int = 20, data_root: str | os.PathLike |
     Loaded with ``torch.load(weights_only=True)`` and ``strict=True`` after removing the
     ``module.`` prefix that data-parallel training left on the keys.
     """
-    from brainfit.data import require_data_root
-
     if depth not in PRETRAINED_FILES:
         raise ValueError(f"pretrained CIFAR ResNet weights exist for depths {sorted(PRETRAINED_FILES)}, not {depth}")
     path = Path(require_data_root(FOLDER, data_root)) / PRETRAINED_FILES[depth]
@@ -147,3 +147,15 @@ def load_pretrained_cifar_resnet(depth: int = 20, data_root: str | os.PathLike |
     model.eval()
     log.info("loaded %s (reported top-1 %.2f%%)", path.name, float(ckpt.get("best_prec1", float("nan"))))
     return model
+
+
+@register_model("resnet20_cifar")
+def _resnet20(pretrained: bool = False, data_root: str | None = None, n_classes: int = 10) -> ResNetCIFAR:
+    """CIFAR ResNet-20; ``pretrained=True`` loads the shared CIFAR-10 weights from the data root."""
+    return load_pretrained_cifar_resnet(20, data_root) if pretrained else ResNetCIFAR(20, n_classes)
+
+
+@register_model("resnet56_cifar")
+def _resnet56(pretrained: bool = False, data_root: str | None = None, n_classes: int = 10) -> ResNetCIFAR:
+    """CIFAR ResNet-56; ``pretrained=True`` loads the shared CIFAR-10 weights from the data root."""
+    return load_pretrained_cifar_resnet(56, data_root) if pretrained else ResNetCIFAR(56, n_classes)

@@ -7,7 +7,6 @@ turned into float batches on the fly, so an epoch's order and augmentation depen
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import zipfile
@@ -16,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from brainfit.stimuli import IMAGE_EXTENSIONS, Preprocessing
+from brainfit.stimuli import IMAGE_EXTENSIONS, Preprocessing, decode_image
 
 __all__ = ["ClassificationData", "load_image_folder", "load_image_zip", "load_synthetic_objects",
            "load_classification_data", "train_val_split", "augment_batch", "epoch_batches"]
@@ -66,11 +64,7 @@ class ClassificationData:
 
 
 def _decode(data: bytes, label: str, size: int | None) -> np.ndarray:
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ValueError(f"cannot decode image {label}: {err}") from err
+    arr = decode_image(data, label)
     return Preprocessing(size=size).resize(arr) if size else arr
 
 
@@ -216,9 +210,3 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, *, shuffle: bo
     return [order[i:i + batch_size] for i in range(0, stop, batch_size)]
 
 
-def to_tensor(images: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """uint8 (B, H, W, 3) -> normalised float32 (B, 3, H, W)."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255.0)
-    m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
-    return x.sub_(m).div_(s)

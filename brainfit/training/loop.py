@@ -13,11 +13,8 @@ uninterrupted run would have made.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -25,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import yaml
 from torch import nn
@@ -32,13 +30,15 @@ from tqdm.auto import tqdm
 
 from brainfit._io import atomic_write_json, atomic_write_text
 from brainfit.device import resolve_device
-from brainfit.training.checkpoint import load_checkpoint, save_checkpoint
+from brainfit.models import create_model
+from brainfit.models.checkpoint import load_checkpoint, save_checkpoint
+from brainfit.stimuli import images_to_tensor as to_tensor
 from brainfit.training.data import (
     CIFAR_MEAN, CIFAR_STD, ClassificationData, augment_batch, epoch_batches, load_classification_data,
-    to_tensor, train_val_split,
+    train_val_split,
 )
 
-__all__ = ["TrainConfig", "train", "evaluate", "step_loss_weights", "TrainResult"]
+__all__ = ["TrainConfig", "train", "evaluate", "step_loss_weights", "lr_schedule", "TrainResult"]
 
 log = logging.getLogger(__name__)
 
@@ -217,13 +217,19 @@ def _forward_logits(model: nn.Module, x: torch.Tensor, n_steps: int | None, on_s
     return out  # (B, T, C)
 
 
-def _lr_lambda(total: int, warmup: int, min_fraction: float) -> Callable[[int], float]:
-    def fn(it: int) -> float:
-        if warmup > 0 and it < warmup:
-            return (it + 1) / warmup
-        progress = (it - warmup) / max(1, total - warmup)
-        return min_fraction + (1 - min_fraction) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return fn
+def lr_schedule(opt: torch.optim.Optimizer, total: int, warmup: int,
+                min_fraction: float) -> torch.optim.lr_scheduler.LRScheduler:
+    """Per-iteration schedule: linear warm-up over ``warmup`` iterations (``lr * (i + 1) / warmup``),
+    then cosine decay from ``lr`` to ``min_fraction * lr`` at iteration ``total`` (torch's
+    ``LinearLR`` then ``CosineAnnealingLR``)."""
+    lr = opt.param_groups[0]["lr"]
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total - warmup), eta_min=min_fraction * lr)
+    if warmup <= 0:
+        return cosine
+    # from lr / warmup at iteration 0 to lr at iteration warmup - 1
+    linear = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1.0 / warmup, end_factor=1.0,
+                                               total_iters=warmup - 1)
+    return torch.optim.lr_scheduler.SequentialLR(opt, [linear, cosine], milestones=[warmup])
 
 
 @torch.no_grad()
@@ -249,11 +255,7 @@ def evaluate(model: nn.Module, data: ClassificationData, *, n_steps: int | None 
 def _write_metrics(out: Path, rows: list[dict]) -> None:
     atomic_write_json(out / "metrics.json", rows)
     if rows:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0].keys()))
-        writer.writeheader()
-        writer.writerows(rows)
-        atomic_write_text(out / "metrics.csv", buf.getvalue())
+        atomic_write_text(out / "metrics.csv", pd.DataFrame(rows).to_csv(index=False))
 
 
 # ----------------------------------------------------------------------------- train
@@ -277,8 +279,6 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, prog
     data, test_data : ClassificationData, optional
         Pre-loaded data (otherwise loaded from ``config.data`` / ``config.test_data``).
     """
-    from brainfit.models import create_model
-
     t_start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -308,8 +308,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, prog
     if per_epoch == 0:
         raise ValueError(f"{len(train_set)} training images is less than one batch of {config.batch_size}")
     total = per_epoch * config.epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, int(config.warmup_epochs * per_epoch),
-                                                              config.min_lr_fraction))
+    sched = lr_schedule(opt, total, int(config.warmup_epochs * per_epoch), config.min_lr_fraction)
     use_amp = config.amp and device.type == "cuda"
     if config.amp and not use_amp:
         log.warning("amp=True ignored: mixed precision is used on CUDA only")

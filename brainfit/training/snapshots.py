@@ -1,8 +1,9 @@
 """Activation snapshots during training: how representations form over training and over time.
 
 :class:`ActivationSnapshots` is a training callback. Every ``every`` optimisation steps it runs a
-fixed set of probe images through the model (eval mode, no gradients) and appends each selected
-layer's channel-mean activations per time step to an HDF5 file::
+fixed set of probe images through the model (eval mode, no gradients), reads the selected layers
+with the one capture mechanism (:mod:`brainfit.models.capture`) and appends each layer's
+channel-mean activations per time step (zeros before the layer's arrival step) to an HDF5 file::
 
     /iteration               (n_snapshots,)
     /layers/<layer>          (n_snapshots, n_probe, n_steps, n_channels)   float32
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 
 from brainfit._io import atomic_path
+from brainfit.models.capture import ModelView
 
 __all__ = ["ActivationSnapshots", "read_snapshots"]
 
@@ -67,22 +69,28 @@ class ActivationSnapshots:
     @torch.no_grad()
     def snapshot(self, model: torch.nn.Module, iteration: int) -> None:
         """Record one snapshot now."""
+        view = ModelView(model, self.layers)
+        n_t = (self.n_steps or int(getattr(model, "n_steps", 1))) if view.time_varying else 1
+        # channel means (P, C) of every output, captured as the forward pass produces them
+        means: dict[str, list[torch.Tensor]] = {n: [] for n in view.names}
         was = model.training
         model.eval()
-        x = self.probe.to(next(model.parameters()).device)
-        kw = {"n_steps": self.n_steps} if getattr(model, "is_recurrent", False) else {}
-        _, per_layer = model(x, return_layers=True, **kw)
-        model.train(was)
-        names = self.layers or list(per_layer)
-        missing = [n for n in names if n not in per_layer]
-        if missing:
-            raise ValueError(f"snapshot layers {missing} not in model; layers: {list(per_layer)}")
+        try:
+            with view.capture(lambda name, out: means[name].append(_channel_mean(out))):
+                view.run(self.probe.to(next(model.parameters()).device), n_steps=self.n_steps)
+        finally:
+            model.train(was)
         # A resumed run may revisit iterations already recorded: drop those, keep order.
         keep = sum(1 for i in self.iterations if i < iteration)
         self.iterations = self.iterations[:keep] + [iteration]
-        for name in names:
-            act = per_layer[name]  # (P, T, C, H, W)
-            self.data[name] = self.data.get(name, [])[:keep] + [act.float().mean(dim=(-2, -1)).cpu().numpy()]
+        for name in view.names:
+            got = means[name]
+            if len(got) != n_t - view.arrival[name]:
+                raise RuntimeError(f"layer {name!r} produced {len(got)} outputs in {n_t} steps with arrival step "
+                                   f"{view.arrival[name]}; the model's hook contract is broken")
+            steps = [torch.zeros_like(got[0])] * view.arrival[name] + got  # zeros before the layer's arrival
+            act = torch.stack(steps, dim=1).cpu().numpy()  # (P, T, C)
+            self.data[name] = self.data.get(name, [])[:keep] + [act]
         self._write()
 
     def __call__(self, state: dict) -> None:
@@ -97,6 +105,12 @@ class ActivationSnapshots:
                 grp = f.create_group("layers")
                 for name, snaps in self.data.items():
                     grp.create_dataset(name, data=np.stack(snaps).astype(np.float32), compression="gzip")
+
+
+def _channel_mean(out: torch.Tensor) -> torch.Tensor:
+    """(P, C, H, W) -> (P, C) float; a (P, C) output is kept."""
+    out = out.detach().float()
+    return out.mean(dim=tuple(range(2, out.dim()))) if out.dim() > 2 else out
 
 
 def read_snapshots(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -1,0 +1,276 @@
+"""``brainfit demo``: the whole pipeline on the embedded synthetic ventral stream.
+
+A thin composition of library calls, configured by :class:`DemoConfig` (``analyses/demo/demo.yaml``
+holds the same settings as the defaults):
+
+1. generate the synthetic stimulus set and single-trial V4/IT spike counts (no download);
+2. load the shipped mini-zoo: the gated ConvRNN, the same weights with recurrence removed and its
+   parameter-matched wider feedforward control;
+3. extract time-resolved activations (random projection, content-addressed cache) and map model
+   steps onto the neural 10 ms bins (:mod:`brainfit.temporal`);
+4. fit cross-validated ridge per bin on the SAME folds for every model, the layer chosen per
+   region on training folds only, and score against split-half ceilings (:mod:`brainfit.scoring`);
+5. write per-model scores (netCDF), per-bin and paired tables (:mod:`brainfit.compare`, CSV), the
+   per-timestep predictivity figure (:mod:`brainfit.plots`) and a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DemoModel", "DemoConfig", "run_demo", "add_parser", "DEFAULT_CONFIG"]
+
+#: The demo's settings file, relative to the project root (same values as the defaults).
+DEFAULT_CONFIG = Path("analyses") / "demo" / "demo.yaml"
+
+
+@dataclass(frozen=True)
+class DemoModel:
+    """One model of the demo: registry name (with shipped weights), label, temporal map settings."""
+
+    name: str
+    label: str
+    temporal_map: dict
+
+    def __post_init__(self) -> None:
+        from brainfit.temporal import TemporalMap
+
+        object.__setattr__(self, "temporal_map", TemporalMap.from_dict(dict(self.temporal_map)).to_dict())
+
+
+def _default_models() -> tuple[DemoModel, ...]:
+    return (
+        DemoModel("convrnn_small_rgc", "ConvRNN (RGC)", {"kind": "one_to_one", "latency_ms": 0.0}),
+        DemoModel("convrnn_small_rgc_unrolled", "same weights, no recurrence", {"kind": "one_to_one", "latency_ms": 0.0}),
+        DemoModel("ff_small_wider_rgc", "feedforward, wider (matched params)", {"kind": "constant"}),
+    )
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Settings of ``brainfit demo`` (the first model is compared against each of the others).
+
+    ``quick`` holds the overrides applied by ``brainfit demo --quick`` (a fast check of the path).
+    """
+
+    dataset: str = "synthetic"
+    dataset_kwargs: dict = field(default_factory=dict)
+    models: tuple[DemoModel, ...] = field(default_factory=_default_models)
+    regions: tuple[str, ...] = ("V4", "IT")
+    layers: tuple[str, ...] = ("conv3", "conv4", "conv5")
+    n_folds: int = 10
+    splits_seed: int = 0
+    projection_width: int = 512
+    projection_seed: int = 0
+    n_bootstrap: int = 500
+    seed: int = 0
+    quick: dict = field(default_factory=lambda: {
+        "dataset_kwargs": {"images_per_object": 4, "n_v4": 32, "n_it": 64},
+        "n_folds": 5, "n_bootstrap": 100, "projection_width": 256})
+
+    def __post_init__(self) -> None:
+        models = tuple(m if isinstance(m, DemoModel) else DemoModel(**m) for m in self.models)
+        object.__setattr__(self, "models", models)
+        object.__setattr__(self, "regions", tuple(self.regions))
+        object.__setattr__(self, "layers", tuple(self.layers))
+        checks = [
+            (len(models) >= 2, f"the demo compares at least 2 models, got {len(models)}"),
+            (len({m.name for m in models}) == len(models), "model names must be unique"),
+            (self.n_folds >= 2, f"n_folds must be >= 2, got {self.n_folds}"),
+            (self.projection_width >= 1, f"projection_width must be >= 1, got {self.projection_width}"),
+            (self.n_bootstrap >= 0, f"n_bootstrap must be >= 0, got {self.n_bootstrap}"),
+            (bool(self.regions), "regions must not be empty"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ValueError(f"demo config: {msg}")
+        unknown = sorted(set(self.quick) - {f.name for f in dataclasses.fields(self)} - {"quick"})
+        if unknown:
+            raise ValueError(f"demo config: unknown setting(s) {unknown} under 'quick'")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DemoConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"demo config: unknown setting(s) {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> DemoConfig:
+        import yaml
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"demo config not found: {path}")
+        try:
+            d = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ValueError(f"cannot read demo config {path}: {err}") from err
+        if not isinstance(d, dict):
+            raise ValueError(f"demo config {path} must be a mapping of settings")
+        return cls.from_dict(d)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["regions"], d["layers"] = list(self.regions), list(self.layers)
+        d["models"] = [dataclasses.asdict(m) for m in self.models]
+        return d
+
+    def quick_version(self) -> DemoConfig:
+        """This config with the ``quick`` overrides applied."""
+        return dataclasses.replace(self, **self.quick)
+
+
+def run_demo(config: DemoConfig, out: str | Path, *, device: str | None = None, progress: bool = True) -> dict:
+    """Run the demo with ``config`` and write its outputs to ``out``; returns the summary dict."""
+    from brainfit._io import atomic_write_json, atomic_write_text
+    from brainfit.activations import RandomProjection, extract
+    from brainfit.assembly import average_repetitions, select_region
+    from brainfit.compare import paired_table, per_bin_table
+    from brainfit.data import load_dataset
+    from brainfit.mapping import make_splits
+    from brainfit.models import count_params, create_model, list_pretrained
+    from brainfit.plots import save_figure, timecourse_panels
+    from brainfit.scoring import fit_and_score, save_scores, score_predictions
+    from brainfit.temporal import TemporalMap
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    missing = [m.name for m in config.models if m.name not in set(list_pretrained())]
+    if missing:
+        raise FileNotFoundError(f"the demo needs trained weights for {missing} in the weights folder "
+                                "(train them with analyses/train_zoo/run_zoo.sh and release.py)")
+    stimuli, neural = load_dataset(config.dataset, **config.dataset_kwargs)
+    print(f"{config.dataset}: {len(stimuli)} images, {neural.sizes['neuroid']} sites ({', '.join(config.regions)}), "
+          f"{neural.sizes['time_bin']} bins of 10 ms, {int(neural.repetition.max()) + 1} repetitions")
+    splits = make_splits(average_repetitions(neural), n_folds=config.n_folds, seed=config.splits_seed)
+    splits.save(out / "splits.json")
+
+    scores: dict[str, dict[str, Any]] = {}
+    models_info = []
+    for m in config.models:
+        model = create_model(m.name, pretrained=True)
+        t_model = time.perf_counter()
+        acts = extract(model, stimuli, projection=RandomProjection(width=config.projection_width,
+                                                                   seed=config.projection_seed),
+                       cache=out / "activations", device=device, model_id=m.name, progress=progress)
+        with warnings.catch_warnings():
+            # layers the feedforward sweep has not reached yet score ~0 in the earliest bins (expected)
+            warnings.filterwarnings("ignore", message=".*feedforward signal has not reached.*")
+            # one fit for all sites (one decomposition per layer, bin and fold serves every
+            # region); layers are chosen per region on training folds; the per-region scores and
+            # their stimulus-bootstrap CIs come from the out-of-fold predictions of that choice
+            fit = fit_and_score(acts, neural, TemporalMap.from_dict(m.temporal_map), layers=list(config.layers),
+                                splits=splits, n_bootstrap=0, seed=config.seed, keep_predictions=True,
+                                progress=progress)
+        acts.close()
+        site_region = np.asarray(fit.region.values).astype(str)
+        scores[m.name] = {}
+        for region in config.regions:
+            ds = score_predictions(fit["prediction_selected"].isel(neuroid=site_region == region),
+                                   select_region(neural, region), splits=splits, n_bootstrap=config.n_bootstrap,
+                                   seed=config.seed)
+            ds["selected_layer"] = fit["selected_layer"].sel(selection_region=region, drop=True)
+            ds.attrs.update({k: v for k, v in fit.attrs.items() if k not in ds.attrs})
+            save_scores(ds, out / "scores" / f"{m.name}_{region}.nc")
+            scores[m.name][region] = ds
+        chosen = {r: sorted(set(scores[m.name][r]["selected_layer"].values.ravel().tolist())) for r in config.regions}
+        seconds = time.perf_counter() - t_model
+        models_info.append({"name": m.name, "label": m.label, "params": count_params(model),
+                            "is_recurrent": bool(model.is_recurrent), "temporal_map": m.temporal_map["kind"],
+                            "layers_selected": chosen, "seconds": round(seconds, 1)})
+        print(f"  {m.name:28s} {m.label:38s} layers chosen on training folds: "
+              + ", ".join(f"{r} {'/'.join(chosen[r])}" for r in config.regions) + f"  ({seconds:.0f} s)")
+
+    per_bin = per_bin_table(scores)
+    paired = paired_table(scores, config.models[0].name, [m.name for m in config.models[1:]])
+    atomic_write_text(out / "per_bin_scores.csv", per_bin.to_csv(index=False))
+    atomic_write_text(out / "paired_differences.csv", paired.to_csv(index=False))
+    text = _score_lines(per_bin, config.regions) + _paired_lines(paired, config.regions)
+    atomic_write_text(out / "summary.txt", text)
+    labels = {m.name: m.label for m in config.models}
+    figure = save_figure(timecourse_panels({labels[name]: by_region for name, by_region in scores.items()},
+                                           config.regions), out / "timecourse.png")
+    summary = {
+        "config": config.to_dict(),
+        "dataset": {"name": config.dataset, **config.dataset_kwargs, "n_images": len(stimuli),
+                    "n_sites": int(neural.sizes["neuroid"])},
+        "splits": {"n_folds": config.n_folds, "seed": config.splits_seed, "fingerprint": splits.fingerprint},
+        "projection_width": config.projection_width, "n_bootstrap": config.n_bootstrap,
+        "models": models_info,
+        "mean_ceiled_over_bins": {name: {r: float(np.nanmean(scores[name][r]["median_ceiled"].values))
+                                         for r in config.regions} for name in scores},
+        "outputs": ["scores/*.nc", "per_bin_scores.csv", "paired_differences.csv", "summary.txt", figure.name],
+        "wall_time_s": round(time.perf_counter() - t0, 1),
+    }
+    atomic_write_json(out / "summary.json", summary)
+    print(text, end="")
+    print(f"outputs in {out}/ ({summary['wall_time_s']:.0f} s): per-model scores (scores/*.nc), per_bin_scores.csv, "
+          f"paired_differences.csv, {figure.name}")
+    return summary
+
+
+def _score_lines(per_bin: pd.DataFrame, regions: tuple[str, ...]) -> str:
+    lines = ["median ceiled score (r^2 / ceiling, reliable sites, layer chosen on training folds) per time bin"]
+    starts = np.unique(per_bin["time_bin_start"].to_numpy())
+    lines.append(f"  {'bin start (ms)':>40s} " + " ".join(f"{s:5.0f}" for s in starts) + "   mean")
+    models = list(dict.fromkeys(per_bin["model"]))
+    for region in regions:
+        lines.append(f"  {region}")
+        part = per_bin[per_bin["region"] == region]
+        table = part.pivot(index="model", columns="time_bin_start", values="median_ceiled").loc[models]
+        for name, row in table.iterrows():
+            v = row.to_numpy(dtype=float)
+            lines.append(f"  {name:>40s} " + " ".join(f"{x:5.2f}" for x in v) + f"  {np.nanmean(v):5.2f}")
+        n_rel = part[part["model"] == models[0]]["n_reliable"].to_numpy()
+        lines.append(f"  {'reliable sites':>40s} " + " ".join(f"{int(x):5d}" for x in n_rel))
+    return "\n".join(lines) + "\n"
+
+
+def _paired_lines(paired: pd.DataFrame, regions: tuple[str, ...], alpha: float = 0.05) -> str:
+    lines = ["paired per-site differences of the first model's ceiled score "
+             "(Wilcoxon over reliable sites, BH-FDR over bins; descriptive)"]
+    for (control, region), rows in paired.groupby(["control", "region"], sort=False):
+        rows = rows[np.isfinite(rows["median_diff"])]
+        if region not in regions or rows.empty:
+            continue
+        sig = rows["p_fdr"] < alpha
+        up, down = int((sig & (rows["median_diff"] > 0)).sum()), int((sig & (rows["median_diff"] < 0)).sum())
+        lines.append(f"  vs {control:28s} {region:3s}: median difference {rows['median_diff'].median():+.3f} over "
+                     f"{len(rows)} bins; higher in {up}, lower in {down} bins (FDR < {alpha:g})")
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    if args.config is not None:
+        config = DemoConfig.from_yaml(args.config)
+    elif DEFAULT_CONFIG.is_file():
+        config = DemoConfig.from_yaml(DEFAULT_CONFIG)
+    else:  # an installed brainfit run outside the project: the same settings, from the defaults
+        config = DemoConfig()
+    if args.quick:
+        config = config.quick_version()
+    run_demo(config, args.out, device=args.device, progress=not args.no_progress)
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``demo`` subcommand."""
+    p = sub.add_parser("demo", help="end-to-end run on the embedded synthetic ventral stream")
+    p.add_argument("--config", help=f"demo settings (YAML; default: {DEFAULT_CONFIG} when present, else built in)")
+    p.add_argument("--out", default="results/demo", help="output folder (default: results/demo)")
+    p.add_argument("--quick", action="store_true", help="the config's 'quick' overrides: a fast check of the path")
+    p.add_argument("--device", help="cpu (default), cuda or auto")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (tables are still printed)")
+    p.set_defaults(func=_cmd_demo)

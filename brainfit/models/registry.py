@@ -1,0 +1,182 @@
+"""The model registry: ``create_model(name, **kw)``, ``list_models(pattern)``, trained weights.
+
+Factories register themselves where they are defined (``@register_model("name")`` in
+:mod:`~brainfit.models.convrnn`, :mod:`~brainfit.models.feedforward`,
+:mod:`~brainfit.models.controls`, :mod:`~brainfit.models.resnet_cifar`); the package imports
+those modules, so names never trigger imports. Trained weights come from the weights folder
+(:func:`brainfit.paths.weights_dir`, the shipped mini-zoo by default) as brainfit checkpoints,
+which :func:`load_model` rebuilds through this registry.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from brainfit import __version__
+from brainfit._registry import Registry
+from brainfit.models.base import count_params
+from brainfit.models.checkpoint import load_checkpoint
+from brainfit.paths import weights_dir
+
+__all__ = ["register_model", "create_model", "list_models", "model_info", "load_model", "list_pretrained",
+           "pretrained_info", "loads_own_weights"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model.
+
+    Attributes
+    ----------
+    factory : callable ``f(**kw) -> nn.Module``
+    weights_of : str, optional
+        Another registry name whose trained weights this model reuses (``*_unrolled`` controls
+        reuse their ConvRNN's), turned into this model by ``adapt(model)``.
+    adapt : callable, optional
+    """
+
+    factory: Callable[..., nn.Module]
+    weights_of: str | None = None
+    adapt: Callable[[nn.Module], nn.Module] | None = None
+
+
+_MODELS: Registry[ModelEntry] = Registry("model")
+
+
+def register_model(name: str, *, weights_of: str | None = None,
+                   adapt: Callable[[nn.Module], nn.Module] | None = None) -> Callable:
+    """Decorator registering a factory ``f(**kw) -> nn.Module`` under ``name``.
+
+    ``weights_of``/``adapt``: with ``pretrained=True`` and no weights of its own, the model is
+    ``adapt(create_model(weights_of, pretrained=True))``.
+    """
+    if (weights_of is None) != (adapt is None):
+        raise ValueError("register_model needs both weights_of and adapt, or neither")
+    return _MODELS.decorator(name, lambda fn: ModelEntry(fn, weights_of, adapt))
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered model names matching a shell-style ``pattern``."""
+    return _MODELS.names(pattern)
+
+
+def loads_own_weights(name: str) -> bool:
+    """True when the factory of ``name`` takes ``pretrained`` itself (weights from the data root)."""
+    return "pretrained" in inspect.signature(_MODELS.get(name).factory).parameters
+
+
+def _weights_file(name: str) -> Path:
+    return weights_dir() / f"{name}.pt"
+
+
+def list_pretrained() -> list[str]:
+    """Registry names with trained weights in the weights folder (the shipped mini-zoo by default).
+
+    Models registered with ``weights_of`` (the ``*_unrolled`` controls) are listed when the model
+    whose weights they reuse is.
+    """
+    own = {p.stem for p in weights_dir().glob("*.pt") if p.stem in _MODELS}
+    reuse = {n for n in _MODELS.names() if _MODELS.get(n).weights_of in own}
+    return sorted(own | reuse)
+
+
+def pretrained_info(name: str) -> dict:
+    """Training config, per-epoch metrics and test accuracy of a shipped model (no weights loaded)."""
+    path = weights_dir() / f"{name}.json"
+    if not path.is_file():
+        raise KeyError(f"no shipped weights for {name!r}; shipped: {list_pretrained()}")
+    return json.loads(path.read_text())
+
+
+def _load_shipped(name: str, kwargs: dict) -> nn.Module:
+    entry = _MODELS.get(name)
+    base = name
+    if not _weights_file(name).is_file() and entry.weights_of is not None:
+        base = entry.weights_of
+    path = _weights_file(base)
+    if not path.is_file():
+        raise KeyError(f"no shipped weights for {name!r}; shipped: {list_pretrained()} "
+                       "(train your own with `brainfit train` and load it with brainfit.models.load_model)")
+    if kwargs:
+        raise ValueError(f"pretrained {name!r} is rebuilt from its checkpoint; extra arguments {sorted(kwargs)} "
+                         "are not allowed (n_steps/on_steps can be given to forward/extract)")
+    model = load_model(path)
+    if base != name:
+        model = entry.adapt(model)
+        model.eval()
+    return model
+
+
+def create_model(name: str, *, pretrained: bool = False, **kwargs) -> nn.Module:
+    """Build a registered model; unknown names raise ``KeyError`` listing close matches.
+
+    ``pretrained=True`` loads trained weights from the weights folder (:func:`list_pretrained`;
+    an ``*_unrolled`` control reuses its ConvRNN's trained weights), or, for the CIFAR ResNets,
+    the shared weights under the data root. The model is then returned in eval mode.
+    """
+    entry = _MODELS.get(name)
+    if pretrained and loads_own_weights(name):
+        model = entry.factory(pretrained=True, **kwargs)
+    elif pretrained:
+        model = _load_shipped(name, kwargs)
+    else:
+        model = entry.factory(**kwargs)
+    model.registry_name = name
+    return model
+
+
+def model_info(name: str) -> dict:
+    """Name, parameter count and recurrence of a registered model (built with defaults)."""
+    m = create_model(name)
+    return {"name": name, "params": count_params(m), "is_recurrent": bool(getattr(m, "is_recurrent", False)),
+            "time_varying": bool(getattr(m, "time_varying", False))}
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
+               ckpt: dict | None = None) -> nn.Module:
+    """Rebuild a model from a checkpoint alone (registry name + kwargs + weights, strict).
+
+    The returned model is in eval mode and carries ``checkpoint_info`` (name, kwargs, config,
+    metrics, version) for provenance.
+
+    Raises
+    ------
+    ValueError
+        When the weights do not fit the architecture; names the missing, unexpected or
+        mis-shaped parameters.
+    """
+    ckpt = ckpt if ckpt is not None else load_checkpoint(path, map_location)
+    model = create_model(ckpt["model_name"], **ckpt["model_kwargs"])
+    own = model.state_dict()
+    state = ckpt["state_dict"]
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}")
+        if shapes:
+            parts.append(f"shape mismatch {shapes[:3]}")
+        raise ValueError(f"checkpoint {path} does not match model {ckpt['model_name']!r}: " + "; ".join(parts))
+    state = {k: v.to(own[k].dtype) for k, v in state.items()}
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    if ckpt.get("brainfit_version") != __version__:
+        log.info("checkpoint %s was written by brainfit %s (this is %s)", path, ckpt.get("brainfit_version"), __version__)
+    model.checkpoint_info = {k: ckpt.get(k) for k in ("model_name", "model_kwargs", "config", "metrics", "brainfit_version")}
+    return model

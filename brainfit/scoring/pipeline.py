@@ -1,0 +1,279 @@
+"""The two entry points: :func:`fit_and_score` (activations -> scores) and :func:`score_predictions`
+(out-of-fold predictions -> scores). Both take their shared settings as a :class:`ScoringConfig`
+(or its field names as keyword arguments) and store them in the result's attrs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from tqdm.auto import tqdm
+
+from brainfit.assembly import (
+    LAYER, NEURAL_DIMS, NEUROID, PRESENTATION, REGION, TIME_BIN, average_repetitions, reorder_to, stimulus_ids,
+    validate_neural,
+)
+from brainfit.mapping import CrossValidatedFit, RidgeMapping, Splits, make_splits
+from brainfit.scoring.ceiling import _ceiling_for
+from brainfit.scoring.config import ScoringConfig
+from brainfit.scoring.correlation import _align_predictions
+from brainfit.scoring.features import _features_per_bin, _fit_problem, _layer_masks
+from brainfit.scoring.results import _PER_LAYER, _build_dataset, _score_arrays, _settings
+from brainfit.scoring.selection import (
+    _CRITERIA, _choose_layers, _inner_fold_scores, _loo_scores, _selection_criterion,
+)
+
+__all__ = ["fit_and_score", "score_predictions"]
+
+log = logging.getLogger(__name__)
+
+
+def score_predictions(
+    predictions: xr.DataArray,
+    neural: xr.DataArray,
+    *,
+    ceiling: xr.DataArray | None = None,
+    splits: Splits | None = None,
+    config: ScoringConfig | None = None,
+    **settings: Any,
+) -> xr.Dataset:
+    """Score out-of-fold predictions against neural data.
+
+    Parameters
+    ----------
+    predictions : DataArray (presentation x neuroid x time_bin [x layer])
+        Matched to the neural data by ``stimulus_id``, ``neuroid_id`` and time bins.
+    neural : DataArray (presentation x neuroid x time_bin)
+        Single trials (``repetition`` coord): averaged for ``r``, used for the ceiling. Averaged
+        data need ``ceiling``.
+    ceiling : DataArray (neuroid x time_bin), optional
+        Precomputed ceiling (skips the split-half computation; not resampled by the bootstrap).
+    splits : Splits, optional
+        The folds that produced the predictions: ``r`` is then computed within folds (package
+        docstring). Without it, predictions and responses are correlated as they are.
+    config : ScoringConfig, optional
+        Ceiling, reliability, bootstrap and seed settings (default ``ScoringConfig()``).
+    **settings
+        :class:`ScoringConfig` fields overriding ``config``: ``n_ceiling_splits``,
+        ``reliability_threshold``, ``n_bootstrap``, ``n_bootstrap_splits``, ``ci``, ``seed``.
+
+    Returns
+    -------
+    Dataset with ``r``, ``ceiled`` (neuroid x time_bin [x layer]), ``ceiling``,
+    ``split_half_r``, ``reliable`` (neuroid x time_bin), summaries ``median_r``,
+    ``median_ceiled``, ``median_r_unreliable`` (time_bin [x layer]), ``n_reliable``,
+    ``n_unreliable`` (time_bin), CIs ``median_r_ci``/``median_ceiled_ci`` (.. x bound), and the
+    settings in ``attrs`` (``ScoringConfig.from_attrs(ds.attrs)`` recovers the config).
+
+    Raises
+    ------
+    TypeError
+        Naming settings that are not :class:`ScoringConfig` fields.
+    ValueError
+        Naming the invalid setting, or the mismatched stimuli, neuroids, bins or dims.
+    """
+    cfg = ScoringConfig.resolve(config, **settings)
+    neural = validate_neural(neural)
+    avg = average_repetitions(neural)
+    pred, avg = _align_predictions(predictions, avg)
+    extra = [d for d in pred.dims if d not in NEURAL_DIMS]
+    if len(extra) > 1:
+        raise ValueError(f"predictions may have one dim besides {NEURAL_DIMS} (e.g. layer), got {extra}")
+    pv = pred.transpose(*NEURAL_DIMS, *extra).values
+    pv = np.moveaxis(pv, -1, 0) if extra else pv[None]
+    ceil, info, cattrs = _ceiling_for(neural, avg, ceiling, cfg.n_ceiling_splits, cfg.seed, cfg.n_bootstrap,
+                                      cfg.n_bootstrap_splits)
+    fold_of = None if splits is None else splits.check_stimuli(stimulus_ids(avg), name="neural assembly")
+    arrays = _score_arrays(pv.astype(np.float64), avg.values.astype(np.float64), ceil, info, cfg, fold_of)
+    extra_coords = {d: pred.coords[d] for d in extra if d in pred.coords}
+    ds = _build_dataset(avg, arrays, ceil, info, extra[0] if extra else None, extra_coords)
+    ds.attrs.update(_settings(cfg, r_within_folds=splits is not None), **cattrs)
+    return ds
+
+
+def fit_and_score(
+    activations: xr.DataArray,
+    neural: xr.DataArray,
+    temporal_map: Any = None,
+    *,
+    mapping: Any = None,
+    splits: Splits | None = None,
+    layers: str | Sequence[str] | None = None,
+    select_layers: bool = True,
+    layer_selection: str = "auto",
+    inner_folds: int | None = None,
+    shared_across_bins: bool = False,
+    ceiling: xr.DataArray | None = None,
+    keep_predictions: bool = False,
+    progress: bool = True,
+    config: ScoringConfig | None = None,
+    **settings: Any,
+) -> xr.Dataset:
+    """Fit a mapping per time bin with cross-validation over stimuli and score it.
+
+    Parameters
+    ----------
+    activations : DataArray
+        ``(presentation x neuroid x time_step)`` model activations (with ``temporal_map``, or a
+        single time step reused for every bin), or ``(presentation x neuroid x time_bin)`` already
+        on the neural bins. Neuroid coord ``layer`` groups features into layers.
+    neural : DataArray (presentation x neuroid x time_bin)
+        Single trials (``repetition`` coord) are averaged for the fit and used for the ceiling.
+    temporal_map : TemporalMap, optional
+        ``tmap(activations, neural) -> (presentation x neuroid x time_bin)``; when its
+        ``shared_features`` is True (feedforward ``constant`` map) and the mapping fits targets
+        independently (ridge), all bins are fitted as one multi-target problem.
+    mapping : estimator, default ``RidgeMapping()``
+    splits : Splits, default ``make_splits(neural, n_folds=10, seed=seed)`` (stratified by category)
+        Pass the same object for every model compared. Stimuli must match exactly.
+    layers : None, "all" or sequence of str
+        ``None``: score every layer separately; ``"all"``: all features as one readout; or a list.
+    select_layers : bool
+        With several layers, also score a per-region layer choice made on training folds only.
+    layer_selection : {"auto", "loo", "inner_folds"}
+        How each outer training set ranks layers (per region: median over its neuroids, mean
+        over bins). ``"inner_folds"``: cross-validate every layer on the inner folds of the
+        training set (:meth:`Splits.inner`) and use the within-fold ``r`` (any mapping).
+        ``"loo"``: ridge with LOO alpha selection only -- the training-set R^2 from the exact LOO
+        errors at the chosen alphas, which the outer fits compute anyway (no extra fits).
+        ``"auto"``: ``"loo"`` when it applies, else ``"inner_folds"``.
+    inner_folds : int, optional
+        Inner folds for ``"inner_folds"`` selection (default: :meth:`Splits.inner`'s).
+    shared_across_bins : bool
+        Fit ONE mapping for all time bins (a time-invariant readout: the same weights map the
+        features of bin ``t`` onto the responses of bin ``t``), instead of one per bin. Rows
+        are (stimulus, bin) pairs and every bin of a stimulus stays in that stimulus's fold.
+        Layer selection then uses the inner folds (LOO over rows would leave a stimulus's
+        other bins in training).
+    ceiling : DataArray (neuroid x time_bin), optional
+        Precomputed ceiling, see :func:`score_predictions`.
+    keep_predictions : bool
+        Store the out-of-fold predictions (``prediction``: presentation x neuroid x time_bin x layer).
+    progress : bool
+        Progress bars over layers and bins.
+    config : ScoringConfig, optional
+        Ceiling, reliability, bootstrap and seed settings (default ``ScoringConfig()``).
+    **settings
+        :class:`ScoringConfig` fields overriding ``config``: ``n_ceiling_splits``,
+        ``reliability_threshold``, ``n_bootstrap``, ``n_bootstrap_splits``, ``ci``, ``seed``.
+
+    Returns
+    -------
+    Dataset with dims ``neuroid``, ``time_bin``, ``layer`` (and ``bound``, ``fold``, ``region``):
+    ``r``, ``ceiled`` (neuroid x time_bin x layer); ``ceiling``, ``split_half_r``, ``reliable``
+    (neuroid x time_bin); summaries over reliable neuroids per bin and layer with bootstrap CIs;
+    with selection, ``r_selected``, ``ceiled_selected`` (neuroid x time_bin), their summaries and
+    ``selected_layer`` (fold x selection_region) and ``selection_score`` (fold x neuroid x
+    time_bin x layer, the training-only scores behind the choice); ``alpha`` (fold x neuroid x
+    time_bin x layer) for ridge.
+    Settings are in ``attrs`` (``ScoringConfig.from_attrs(ds.attrs)`` recovers the config).
+
+    Raises
+    ------
+    TypeError
+        Naming settings that are not :class:`ScoringConfig` fields.
+    ValueError
+        Naming the invalid setting, or the mismatched stimuli, bins, layers or non-finite values.
+    """
+    cfg = ScoringConfig.resolve(config, **settings)
+    mapping = RidgeMapping() if mapping is None else mapping
+    neural = validate_neural(neural)
+    avg = average_repetitions(neural)
+    mapped, shared = _features_per_bin(activations, avg, temporal_map)
+    if splits is None:
+        splits = make_splits(avg, n_folds=10, seed=cfg.seed)
+    elif not isinstance(splits, Splits):
+        raise ValueError(f"splits must be a brainfit Splits object, got {type(splits).__name__}")
+    ids = splits.stimulus_ids
+    splits.check_stimuli(stimulus_ids(avg), name="neural assembly")
+    splits.check_stimuli(stimulus_ids(mapped), name="activations")
+    avg = reorder_to(avg, ids, name="neural assembly")
+    mapped = reorder_to(mapped, ids, name="activations")
+    folds = splits.indices(ids)
+    fold_of = splits.check_stimuli(ids)
+    n, N, T = avg.shape
+    Y = avg.values.astype(np.float64)
+    masks = _layer_masks(mapped, layers)
+    layer_names = list(masks)
+    L = len(layer_names)
+    joint = shared and bool(getattr(mapping, "independent_targets", False)) and not shared_across_bins
+    groups = [list(range(T))] if (joint or shared_across_bins) else [[b] for b in range(T)]
+    regions = (np.asarray(avg.coords[REGION].values).astype(str) if REGION in avg.coords else np.full(N, "all"))
+    region_names = list(dict.fromkeys(regions.tolist()))
+    do_select = select_layers and L > 1
+    criterion = _selection_criterion(layer_selection, mapping, shared_across_bins) if do_select else None
+    inner = [splits.inner(k, inner_folds) for k in range(len(folds))] if criterion == "inner_folds" else []
+    inner_idx = [sp.indices(ids[tr]) for sp, (tr, _) in zip(inner, folds)]
+    pred = np.empty((L, n, N, T))
+    sel_score = np.full((L, len(folds), N, T), np.nan)
+    alpha = np.full((len(folds), N, T, L), np.nan)
+    has_alpha = False
+    values = mapped.values
+    bar = tqdm(total=L * len(groups), desc="fit_and_score", disable=not progress)
+    for li, name in enumerate(layer_names):
+        for bins in groups:
+            X, Yg, fit_folds = _fit_problem(values, masks[name], Y, bins, shared, shared_across_bins, folds)
+            fitter = CrossValidatedFit(mapping, X)  # one ridge kernel for the outer and inner folds
+            p, info = fitter.predict(Yg, fit_folds)
+            if shared_across_bins:
+                pred[li] = p.reshape(T, n, N).transpose(1, 2, 0)
+            else:
+                pred[li][:, :, bins] = p.reshape(n, N, len(bins))
+            if "alpha" in info:
+                a = info["alpha"].reshape(len(folds), N, -1)
+                alpha[:, :, bins, li] = a if a.shape[2] == len(bins) else a[:, :, :1]
+                has_alpha = True
+            if criterion == "loo":
+                sel_score[li][:, :, bins] = _loo_scores(info, len(folds), N)
+            elif criterion == "inner_folds":
+                sel_score[li][:, :, bins] = _inner_fold_scores(fitter, Yg, Y, bins, folds, inner, inner_idx, ids,
+                                                               shared_across_bins)
+            bar.update(1)
+    bar.close()
+
+    if do_select:
+        chosen, sel = _choose_layers(pred, sel_score, folds, regions, region_names, layer_names)
+        pred = np.concatenate([pred, sel[None]])  # scored together: same bootstrap resamples
+
+    ceil, info, cattrs = _ceiling_for(neural, avg, ceiling, cfg.n_ceiling_splits, cfg.seed, cfg.n_bootstrap,
+                                      cfg.n_bootstrap_splits)
+    arrays = _score_arrays(pred, Y, ceil, info, cfg, fold_of)
+    per_layer = {k: (v[:L] if k in _PER_LAYER else v) for k, v in arrays.items()}
+    ds = _build_dataset(avg, per_layer, ceil, info, LAYER, {LAYER: (LAYER, np.array(layer_names, dtype=object))})
+    if has_alpha:
+        ds["alpha"] = xr.DataArray(alpha, dims=("fold", NEUROID, TIME_BIN, LAYER))
+    if do_select:
+        selected = {k: (v[L:] if k in _PER_LAYER else v) for k, v in arrays.items()}
+        sds = _build_dataset(avg, selected, ceil, info, None, {}, suffix="_selected")
+        for v in sds.data_vars:
+            ds[v] = sds[v]
+        # its own dim name: the neuroid coord "region" stays on the neuroids
+        ds["selected_layer"] = xr.DataArray(chosen.astype(str), dims=("fold", "selection_region"),
+                                            coords={"selection_region": region_names})
+        ds["selection_score"] = xr.DataArray(np.moveaxis(sel_score, 0, -1), dims=("fold", NEUROID, TIME_BIN, LAYER),
+                                             attrs={"criterion": _CRITERIA[criterion]})
+        pred, sel = pred[:L], pred[L]
+    if keep_predictions:
+        pcoords = {k: c for k, c in avg.coords.items() if c.dims == (PRESENTATION,)}
+        ds["prediction"] = xr.DataArray(np.moveaxis(pred, 0, -1),
+                                        dims=(PRESENTATION, NEUROID, TIME_BIN, LAYER)).assign_coords(pcoords)
+        if do_select:
+            ds["prediction_selected"] = xr.DataArray(sel, dims=(PRESENTATION, NEUROID, TIME_BIN))
+    mapping_params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in mapping.get_params().items()}
+    ds.attrs.update(_settings(cfg, r_within_folds=True), **cattrs)
+    tmap_attr = (temporal_map.to_dict() if hasattr(temporal_map, "to_dict")
+                 else (None if temporal_map is None else repr(temporal_map)))
+    ds.attrs.update(
+        mapping=type(mapping).__name__, mapping_params=mapping_params,
+        splits={"n_folds": splits.n_folds, "seed": splits.seed, "stratify": splits.stratify,
+                "fingerprint": splits.fingerprint},
+        temporal_map=tmap_attr,
+        shared_features=bool(shared), bins_fitted_jointly=bool(joint), shared_across_bins=bool(shared_across_bins),
+        layer_selection=(_CRITERIA[criterion] if do_select else "none"),
+        inner_folds=(inner[0].n_folds if inner else None),
+    )
+    return ds

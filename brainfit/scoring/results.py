@@ -1,0 +1,127 @@
+"""Score results: the arrays behind a score Dataset, the Dataset itself, its settings attrs, and I/O.
+
+A score Dataset holds ``r``/``ceiled`` per neuroid and time bin (and layer), the ceiling, the
+reliability flags, summaries over reliable neuroids per bin with bootstrap CIs, and in ``attrs``
+every setting needed to reproduce it: the :class:`ScoringConfig` fields as flat keys (read back
+with :meth:`ScoringConfig.from_attrs`), the ceiling convention, the brainfit version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from brainfit._io import read_netcdf_attrs, write_netcdf
+from brainfit.assembly import NEUROID, PRESENTATION, TIME_BIN
+from brainfit.scoring.bootstrap import _bootstrap, median_over
+from brainfit.scoring.ceiling import CEILING_CONVENTION, ceiled_score
+from brainfit.scoring.config import ScoringConfig
+from brainfit.scoring.correlation import _coords_without, pearson_r, standardize_within_folds
+
+__all__ = ["save_scores", "load_scores"]
+
+#: Score arrays with a leading layer axis (split into per-layer and selected-layer parts).
+_PER_LAYER = {"r", "ceiled", "median_r", "median_ceiled", "median_r_unreliable", "median_r_ci", "median_ceiled_ci"}
+
+
+def save_scores(scores: xr.Dataset, path: Any) -> Any:
+    """Write a score Dataset (:func:`fit_and_score`, :func:`score_predictions`) to netCDF,
+    atomically, with its settings attrs; read it back with :func:`load_scores`.
+
+    Parameters
+    ----------
+    scores : Dataset
+    path : str or path-like
+
+    Returns
+    -------
+    Path of the written file.
+    """
+    return write_netcdf(scores, path)
+
+
+def load_scores(path: Any) -> xr.Dataset:
+    """Read scores written by :func:`save_scores` (into memory; attrs restored, so
+    ``ScoringConfig.from_attrs(ds.attrs)`` gives the settings back)."""
+    return read_netcdf_attrs(xr.load_dataset(path, engine="h5netcdf"))
+
+
+def _settings(config: ScoringConfig, *, r_within_folds: bool) -> dict[str, Any]:
+    """The settings attrs of every score Dataset: convention, version, the config's fields."""
+    from brainfit import __version__
+
+    return {"convention": CEILING_CONVENTION, "brainfit_version": __version__, **config.to_dict(),
+            "r_within_folds": r_within_folds}
+
+
+def _score_arrays(pred: np.ndarray, y: np.ndarray, ceiling: np.ndarray, ceil_info: dict[str, Any] | None,
+                  config: ScoringConfig, fold_of: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """All score arrays for predictions ``pred`` (L, n, N, T) against averaged ``y`` (n, N, T),
+    standardised within test folds when ``fold_of`` (n,) is given (package docstring).
+
+    Returns ``r``, ``ceiled`` (L, N, T), ``reliable`` (N, T), the medians (L, T), the counts
+    (T,) and, with ``config.n_bootstrap > 0``, the CIs (L, T, 2).
+    """
+    reliability_threshold, n_bootstrap, seed, ci = (config.reliability_threshold, config.n_bootstrap, config.seed,
+                                                    config.ci)
+    pred = standardize_within_folds(pred, fold_of, axis=1)
+    y = standardize_within_folds(y, fold_of, axis=0)
+    r = np.stack([pearson_r(p, y, axis=0) for p in pred])  # (L, N, T)
+    ceiled = ceiled_score(r, ceiling[None])
+    with np.errstate(invalid="ignore"):
+        reliable = np.nan_to_num(ceiling, nan=-np.inf) >= reliability_threshold  # (N, T)
+    out = {
+        "r": r, "ceiled": ceiled, "reliable": reliable,
+        "median_r": median_over(r, reliable[None], axis=1),
+        "median_ceiled": median_over(ceiled, reliable[None], axis=1),
+        "median_r_unreliable": median_over(r, ~reliable[None], axis=1),
+        "n_reliable": reliable.sum(axis=0), "n_unreliable": (~reliable).sum(axis=0),
+    }
+    if n_bootstrap > 0:
+        boot = _bootstrap(pred, y, ceil_info, ceiling, reliable, n_bootstrap, seed, ci)
+        out["median_r_ci"] = np.moveaxis(boot["r"], 0, -1)  # (L, T, 2)
+        out["median_ceiled_ci"] = np.moveaxis(boot["ceiled"], 0, -1)
+    return out
+
+
+def _build_dataset(avg: xr.DataArray, arrays: dict[str, np.ndarray], ceil: np.ndarray, info: dict[str, Any] | None,
+                   layer_dim: str | None, extra_coords: dict[str, Any], suffix: str = "") -> xr.Dataset:
+    """Score Dataset from :func:`_score_arrays` output, with ``avg``'s neuroid and bin coords.
+
+    ``layer_dim`` names the leading axis of the per-layer arrays (None: a single layer, dropped).
+    With a ``suffix`` (e.g. ``"_selected"``) only the per-layer variables are built, suffixed.
+    """
+    coords = _coords_without(avg, PRESENTATION)
+    ld = layer_dim
+
+    def per_layer(a: np.ndarray, dims: tuple[str, ...]) -> xr.DataArray:
+        if ld is None:
+            return xr.DataArray(a[0], dims=dims)
+        return xr.DataArray(np.moveaxis(a, 0, -1) if a.ndim == len(dims) + 1 else a, dims=dims + (ld,))
+    data = {
+        "r" + suffix: per_layer(arrays["r"], (NEUROID, TIME_BIN)),
+        "ceiled" + suffix: per_layer(arrays["ceiled"], (NEUROID, TIME_BIN)),
+        "median_r" + suffix: per_layer(arrays["median_r"], (TIME_BIN,)),
+        "median_ceiled" + suffix: per_layer(arrays["median_ceiled"], (TIME_BIN,)),
+        "median_r_unreliable" + suffix: per_layer(arrays["median_r_unreliable"], (TIME_BIN,)),
+    }
+    if "median_ceiled_ci" in arrays:
+        for name in ("median_r_ci", "median_ceiled_ci"):
+            a = arrays[name]  # (L, T, 2)
+            data[name + suffix] = (xr.DataArray(a[0], dims=(TIME_BIN, "bound")) if ld is None
+                                   else xr.DataArray(np.moveaxis(a, 0, 1), dims=(TIME_BIN, ld, "bound")))
+    if not suffix:
+        data["ceiling"] = xr.DataArray(ceil, dims=(NEUROID, TIME_BIN))
+        data["reliable"] = xr.DataArray(arrays["reliable"], dims=(NEUROID, TIME_BIN))
+        data["n_reliable"] = xr.DataArray(arrays["n_reliable"], dims=(TIME_BIN,))
+        data["n_unreliable"] = xr.DataArray(arrays["n_unreliable"], dims=(TIME_BIN,))
+        if info is not None:
+            data["split_half_r"] = xr.DataArray(info["split_half_r"], dims=(NEUROID, TIME_BIN))
+    ds = xr.Dataset(data, coords=coords)
+    if "median_ceiled_ci" + suffix in ds:
+        ds = ds.assign_coords(bound=["low", "high"])
+    for k, v in extra_coords.items():
+        ds = ds.assign_coords({k: v})
+    return ds

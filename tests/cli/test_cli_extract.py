@@ -1,0 +1,28 @@
+"""The ``brainfit extract`` command end to end (to move to tests/cli/ with the CLI)."""
+
+import numpy as np
+
+from brainfit.assembly import ACTIVATION_DIMS
+
+
+def test_cli_extract_end_to_end(tmp_path, capsys):
+    from brainfit.activations import open_activations
+    from brainfit.cli import main
+
+    out = tmp_path / "act.nc"
+    rc = main(["extract", "--model", "convrnn_small_rgc", "--model-set", "on_steps=3", "--n-steps", "6",
+               "--dataset", "synthetic", "--dataset-set", "n_categories=2", "objects_per_category=2",
+               "images_per_object=1", "n_v4=4", "n_it=4", "n_repetitions=2", "image_size=32",
+               "--layers", "conv1", "conv5", "--pooling", "avg", "--cache-dir", str(tmp_path / "cache"),
+               "--out", str(out), "--quiet"])
+    assert rc == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    assert len(list((tmp_path / "cache").glob("*.nc"))) == 1
+    act = open_activations(out)
+    try:
+        assert act.dims == ACTIVATION_DIMS
+        assert dict(act.sizes) == {"presentation": 2 * 2 * 1 * 3, "neuroid": 32 + 128, "time_step": 6}
+        assert set(act.layer.values) == {"conv1", "conv5"} and bool(act.attrs["is_recurrent"])
+        assert np.all(act.values[:, act.layer.values == "conv5", :4] == 0)
+    finally:
+        act.close()

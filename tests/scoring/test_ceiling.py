@@ -1,0 +1,99 @@
+"""Split-half ceilings against a direct reference, and the ceiled-score convention."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from brainfit.assembly import neural_assembly
+from brainfit.scoring import ceiled_score, fit_and_score, split_half_ceiling, split_half_masks
+from scoring_world import acts, make_world
+
+
+def test_ceiled_score_convention():
+    r = np.array([0.5, -0.5, 0.5, 0.3])
+    c = np.array([0.5, 0.5, 0.0, -0.1])
+    out = ceiled_score(r, c)
+    np.testing.assert_allclose(out[:2], [0.5, -0.5])  # sign(r) r^2 / ceiling, ceiling not squared
+    assert np.isnan(out[2]) and np.isnan(out[3])
+
+
+def test_split_half_masks_balanced_and_order_invariant():
+    counts = np.array([2, 3, 5, 1, 4])
+    group = np.repeat(np.arange(5), counts)
+    rep = np.concatenate([np.arange(c) for c in counts])
+    m = split_half_masks(group, rep, n_splits=20, seed=4)
+    for g, c in enumerate(counts):
+        sel = m[:, group == g]
+        assert np.all((sel == 0).sum(1) == c // 2) and np.all((sel == 1).sum(1) == c // 2)
+    assert len({tuple(row) for row in m}) > 1  # splits actually differ
+    perm = np.random.default_rng(0).permutation(len(group))
+    m2 = split_half_masks(group[perm], rep[perm], n_splits=20, seed=4)
+    np.testing.assert_array_equal(m2, m[:, perm])
+
+
+def _reference_ceiling(neural, n_splits, seed):
+    """Direct loops: per split, per neuroid and bin, half means per stimulus, scipy pearsonr;
+    average over splits, then Spearman-Brown with k = mean(1/h) / mean(1/n)."""
+    sid = neural.stimulus_id.values.astype(str)
+    ids = np.unique(sid)
+    group = np.searchsorted(ids, sid)
+    rep = neural.repetition.values
+    masks = split_half_masks(group, rep, n_splits, seed)
+    counts = np.bincount(group)
+    vals = neural.values
+    N, T = vals.shape[1:]
+    r = np.zeros((n_splits, N, T))
+    for s in range(n_splits):
+        for i in range(N):
+            for b in range(T):
+                a = [vals[(group == g) & (masks[s] == 0), i, b].mean() for g in range(len(ids))]
+                c = [vals[(group == g) & (masks[s] == 1), i, b].mean() for g in range(len(ids))]
+                r[s, i, b] = scipy.stats.pearsonr(a, c)[0]
+    rbar = r.mean(0)
+    k = np.mean(1 / (counts // 2)) / np.mean(1 / counts)
+    return k * rbar / (1 + (k - 1) * rbar), rbar
+
+
+@pytest.mark.parametrize("reps", [None, "unequal"])
+def test_ceiling_equals_direct_reference(reps):
+    rng = np.random.default_rng(5)
+    counts = None if reps is None else rng.integers(2, 7, size=20)
+    ids, feats, signal, neural = make_world(n_stim=20, n_neur=3, reps=counts, seed=2)
+    ceil = split_half_ceiling(neural, n_splits=7, seed=11)
+    ref, rbar = _reference_ceiling(neural, 7, 11)
+    np.testing.assert_allclose(ceil.values, ref, rtol=1e-10)
+    np.testing.assert_allclose(ceil.split_half_r.values, rbar, rtol=1e-10)
+    c = np.full(20, 4) if counts is None else counts
+    assert ceil.attrs["spearman_brown_k"] == pytest.approx(np.mean(1 / (c // 2)) / np.mean(1 / c), rel=1e-12)
+    assert (ceil.attrs["spearman_brown_k"] == 2.0) == (reps is None)
+    # order of presentations is irrelevant
+    jumbled = neural.isel(presentation=rng.permutation(neural.sizes["presentation"]))
+    np.testing.assert_array_equal(split_half_ceiling(jumbled, n_splits=7, seed=11).values, ceil.values)
+
+
+def test_ceiling_estimates_reliability_of_the_mean():
+    # signal variance 1 per neuroid/bin (approximately), noise variance 4 per trial, 4 trials:
+    # reliability of the 4-trial mean = var_s / (var_s + 4/4) ~= 0.5
+    rng = np.random.default_rng(3)
+    n_stim, n_rep = 400, 4
+    sig = rng.standard_normal((n_stim, 20, 1))
+    vals = np.repeat(sig, n_rep, axis=0) + 2.0 * rng.standard_normal((n_stim * n_rep, 20, 1))
+    ids = np.repeat([f"s{i}" for i in range(n_stim)], n_rep)
+    neural = neural_assembly(vals, stimulus_id=ids, repetition=np.tile(np.arange(n_rep), n_stim),
+                             neuroid_id=[f"n{i}" for i in range(20)], time_bin_start=[70], time_bin_end=[80])
+    ceil = split_half_ceiling(neural, n_splits=20)
+    expected = sig.var(axis=0)[:, 0] / (sig.var(axis=0)[:, 0] + 1.0)
+    assert abs(float(np.mean(ceil.values[:, 0] - expected))) < 0.03
+
+
+def test_ceiling_needs_trials():
+    ids, feats, signal, neural = make_world(n_stim=10)
+    from brainfit.assembly import average_repetitions
+
+    with pytest.raises(ValueError, match="no 'repetition' coord"):
+        split_half_ceiling(average_repetitions(neural))
+    with pytest.raises(ValueError,
+                       match="neural assembly has no 'repetition' coord: noise ceilings need single trials"):
+        fit_and_score(acts(ids, feats), average_repetitions(neural), n_bootstrap=0, progress=False)
