@@ -21,8 +21,9 @@ from brainfit.assembly.names import (
     TIME_BIN, TIME_BIN_END, TIME_BIN_START, TIME_STEP, UNIT,
 )
 from brainfit.assembly.ops import align, average_repetitions, load_assembly, reorder_to, save_assembly, select_region
+from brainfit.assembly.validate import _short  # noqa: F401  (id lists in other modules' error messages)
 from brainfit.assembly.validate import (
-    _short, has_repetitions, is_activations, is_neural, stimulus_ids, validate_activations, validate_neural,
+    has_repetitions, is_activations, is_neural, stimulus_ids, validate_activations, validate_neural,
 )
 
 __all__ = [

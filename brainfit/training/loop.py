@@ -13,7 +13,6 @@ uninterrupted run would have made.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence

@@ -7,20 +7,7 @@ import xarray as xr
 
 from brainfit.activations import extract, weights_hash
 from brainfit.stimuli import StimulusSet
-from tiny_models import Interrupted, Tiny
-
-
-@pytest.fixture
-def stimuli():
-    rng = np.random.default_rng(0)
-    return StimulusSet.from_array(rng.integers(0, 256, (10, 16, 16, 3), dtype=np.uint8),
-                                  metadata={"category": list("ababababab")})
-
-
-@pytest.fixture
-def tiny():
-    torch.manual_seed(0)
-    return Tiny()
+from tiny_models import Interrupted
 
 
 def test_cache_hit_does_not_run_the_model(tiny, stimuli, tmp_path):

@@ -8,20 +8,7 @@ from torch import nn
 from brainfit.activations import RandomProjection, extract
 from brainfit.assembly import ACTIVATION_DIMS, validate_activations
 from brainfit.stimuli import StimulusSet
-from tiny_models import Interrupted, Tiny
-
-
-@pytest.fixture
-def stimuli():
-    rng = np.random.default_rng(0)
-    return StimulusSet.from_array(rng.integers(0, 256, (10, 16, 16, 3), dtype=np.uint8),
-                                  metadata={"category": list("ababababab")})
-
-
-@pytest.fixture
-def tiny():
-    torch.manual_seed(0)
-    return Tiny()
+from tiny_models import Interrupted
 
 
 def test_hooks_equal_direct_forward(tiny, stimuli, tmp_path):

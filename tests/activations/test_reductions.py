@@ -5,21 +5,6 @@ import pytest
 import torch
 
 from brainfit.activations import PCAProjection, RandomProjection, extract
-from brainfit.stimuli import StimulusSet
-from tiny_models import Tiny
-
-
-@pytest.fixture
-def stimuli():
-    rng = np.random.default_rng(0)
-    return StimulusSet.from_array(rng.integers(0, 256, (10, 16, 16, 3), dtype=np.uint8),
-                                  metadata={"category": list("ababababab")})
-
-
-@pytest.fixture
-def tiny():
-    torch.manual_seed(0)
-    return Tiny()
 
 
 def test_projection_deterministic_and_preserves_inner_products(tiny, stimuli, tmp_path):

@@ -1,6 +1,5 @@
 """Contract tests over the whole model registry, plus the science properties of cells and controls."""
 
-import numpy as np
 import pytest
 import torch
 
