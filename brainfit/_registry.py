@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Callable, Iterator
+import inspect
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "check_kwargs"]
 
 T = TypeVar("T")
 
@@ -75,3 +76,26 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def check_kwargs(fn: Callable[..., Any], kwargs: Mapping[str, Any], what: str) -> None:
+    """Raise ValueError when ``fn`` does not take every key of ``kwargs`` as a keyword.
+
+    Parameters
+    ----------
+    fn : callable
+        A registered factory or loader (one that takes ``**kwargs`` accepts anything).
+    kwargs : mapping
+    what : str
+        Named in the message, e.g. ``"model 'convrnn_small_rgc'"``.
+    """
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [n for n, p in params.items()
+                if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    unknown = sorted(k for k in kwargs if k not in accepted)
+    if unknown:
+        close = {k: difflib.get_close_matches(k, accepted, n=1) for k in unknown}
+        hints = [f"{k!r} (did you mean {c[0]!r}?)" if c else repr(k) for k, c in close.items()]
+        raise ValueError(f"{what} takes no argument(s) {', '.join(hints)}; it takes {accepted or 'none'}")

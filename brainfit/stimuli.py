@@ -26,11 +26,24 @@ from PIL import Image, UnidentifiedImageError
 
 from brainfit.assembly import STIMULUS_ID
 
-__all__ = ["Preprocessing", "StimulusSet", "IMAGE_EXTENSIONS", "decode_image", "images_to_tensor"]
+__all__ = ["Preprocessing", "StimulusSet", "IMAGE_EXTENSIONS", "decode_image", "images_to_tensor", "is_image_name"]
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def is_image_name(name: str | os.PathLike) -> bool:
+    """True for an image file or zip member name; False for other files and for the hidden ones.
+
+    Hidden names are skipped: a path component starting with ``.`` (``.DS_Store``, the
+    AppleDouble ``._img0.jpg`` files macOS writes next to every file) or a ``__MACOSX`` folder
+    (where macOS zips keep them), which carry an image extension but hold no image.
+    """
+    parts = [p for p in str(name).replace("\\", "/").split("/") if p]
+    if not parts or any(p.startswith(".") or p == "__MACOSX" for p in parts):
+        return False
+    return os.path.splitext(parts[-1])[1].lower() in IMAGE_EXTENSIONS
 
 _RESAMPLE = {
     "nearest": Image.Resampling.NEAREST,
@@ -286,7 +299,7 @@ class StimulusSet:
             raise FileNotFoundError(f"stimulus folder not found: {root}")
         if metadata is None:
             pattern = "**/*" if recursive else "*"
-            files = sorted(p for p in root.glob(pattern) if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+            files = sorted(p for p in root.glob(pattern) if is_image_name(p.relative_to(root)) and p.is_file())
             if not files:
                 raise ValueError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in {root}")
             ids = [str(p.relative_to(root).with_suffix("")) for p in files]
@@ -319,7 +332,7 @@ class StimulusSet:
         except zipfile.BadZipFile as err:
             raise ValueError(f"not a valid zip archive: {path}: {err}") from err
         if members is None:
-            members = sorted(n for n in names if os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS)
+            members = sorted(n for n in names if is_image_name(n))
             if not members:
                 raise ValueError(f"no image members in {path}")
         else:

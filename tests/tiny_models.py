@@ -6,8 +6,8 @@ import torch
 from torch import nn
 
 
-class Interrupted(Exception):
-    """Raised by Tiny on ``fail_on_call`` to simulate a crash mid-run."""
+class Interrupted(KeyboardInterrupt):
+    """Raised by Tiny on ``fail_on_call`` to simulate an interruption (Ctrl-C) mid-run."""
 
 
 

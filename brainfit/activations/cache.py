@@ -10,8 +10,17 @@ The file is HDF5/netCDF4 holding one variable ``activations`` (presentation x ne
 time_step, float32) with fletcher32 checksums, its coords, and the attrs ``cache_key``,
 ``weights_hash``, ``settings``, ... plus ``completed``, the number of presentations already on
 disk. It is written as ``<prefix>-<key>.partial.nc``, one batch of presentations at a time, and
-renamed when complete, so an interrupted extraction resumes from its last completed batch and a
-damaged or stale file is detected (:func:`_check_file`) instead of being read.
+renamed when complete:
+
+* **Durable progress.** Each batch is written through h5py and the file is flushed
+  (``H5Fflush``) before ``completed`` counts it, so a process killed with SIGKILL leaves a
+  partial file whose ``completed`` rows are on disk; the rerun checks those rows (every chunk
+  carries a fletcher32 checksum, :func:`_verified_rows`) and resumes after the last good batch.
+* **Sealed files.** A complete file starts with a 512-byte HDF5 user block (bytes HDF5 itself
+  ignores) holding the SHA-256 of every byte after it (:func:`_seal`). Opening a cache file
+  checks the seal (:func:`_check_seal`, a read of the file at ~1 GB/s), so corruption anywhere
+  in the file (data chunks, coords, attrs) is detected and the file is extracted again instead
+  of being served.
 """
 
 from __future__ import annotations
@@ -42,6 +51,8 @@ __all__ = ["weights_hash", "architecture_hash", "cache_key_fields", "cache_key",
 log = logging.getLogger(__name__)
 
 _VAR = "activations"
+_USERBLOCK = 512  # bytes before the HDF5 superblock; holds the seal of a complete file
+_SEAL = b"brainfit-activations sha256:"
 
 # Kept under its old name for callers of ``brainfit.activations.default_cache_dir``; the folder and
 # its environment variable are resolved in brainfit.paths only.
@@ -79,7 +90,8 @@ def architecture_hash(model: nn.Module) -> str:
 
 
 def cache_key_fields(*, weights: str, architecture: str, stimuli: str, preprocessing: dict, layers: list[str],
-                     reduction: dict, n_steps: int | None, on_steps: int | None) -> dict[str, Any]:
+                     reduction: dict, n_steps: int | None, on_steps: int | None,
+                     batch_size: int) -> dict[str, Any]:
     """Everything that determines an extraction's numbers, as the dict the cache key hashes.
 
     Parameters
@@ -96,17 +108,21 @@ def cache_key_fields(*, weights: str, architecture: str, stimuli: str, preproces
         ``Reducer.key()``.
     n_steps, on_steps : int or None
         The schedule (None for a model with a single time step).
+    batch_size : int
+        Part of the key because the numbers depend on it: convolution kernels pick their
+        algorithm and summation order by batch shape (on CPU, batch 1 and batch 4 differ by
+        ~1e-4), so an extraction is reproducible bit for bit only at the same batch size.
 
     Returns
     -------
     dict
-        Also records the brainfit version and that the numbers do not depend on the batch size.
-        Changing a field name or value changes every key (and so invalidates existing caches).
+        Also records the brainfit version. Changing a field name or value changes every key (and
+        so invalidates existing caches).
     """
     return {
         "weights": weights, "architecture": architecture, "stimuli": stimuli, "preprocessing": preprocessing,
         "layers": list(layers), "reduction": reduction, "n_steps": n_steps, "on_steps": on_steps,
-        "batch_size_independent": True, "version": __version__,
+        "batch_size": int(batch_size), "version": __version__,
     }
 
 
@@ -155,7 +171,7 @@ def _create_file(path: Path, ids: np.ndarray, layer_of: np.ndarray, unit: np.nda
     """
     strtype = h5py.string_dtype()
     n, f, t = len(ids), len(layer_of), len(steps)
-    with h5netcdf.File(path, "w") as nc:
+    with h5netcdf.File(path, "w", userblock_size=_USERBLOCK) as nc:
         nc.dimensions = {PRESENTATION: n, NEUROID: f, TIME_STEP: t}
         # fletcher32: every chunk carries a checksum that HDF5 verifies when it is read.
         # Chunks span exactly one batch of presentations, so each batch write fills whole chunks
@@ -184,22 +200,89 @@ def _create_file(path: Path, ids: np.ndarray, layer_of: np.ndarray, unit: np.nda
         nc.attrs["completed"] = 0
 
 
-def _write_block(nc: Any, block: np.ndarray, start: int) -> None:
-    """Write presentations ``start:start + B`` (block (B, F, T)) to an open file, then mark them completed."""
-    nc.variables[_VAR][start:start + len(block)] = block
-    nc.attrs["completed"] = start + len(block)
-    nc.flush()
+def _write_block(f: h5py.File, block: np.ndarray, start: int) -> None:
+    """Write presentations ``start:start + B`` (block (B, F, T)) to the open file ``f``, then count them.
+
+    The rows are written and flushed to the file (``H5Fflush``: raw data first, then the
+    metadata) before ``completed`` is raised and flushed again, so a process killed at any point
+    leaves ``completed`` counting only rows that reached the file.
+    """
+    f[_VAR][start:start + len(block)] = block
+    f.flush()
+    f.attrs["completed"] = np.int64(start + len(block))
+    f.flush()
 
 
-def open_activations(path: str | os.PathLike) -> xr.DataArray:
+def _open_for_writing(path: Path) -> h5py.File:
+    """The partial file opened for block writes (a clear error when another process holds it)."""
+    try:
+        return h5py.File(path, "a")
+    except OSError as err:
+        if "lock" in str(err).lower():
+            raise RuntimeError(f"{path} is being written by another process (HDF5 file lock); wait for that "
+                               "extraction to finish, or stop it") from err
+        raise
+
+
+def _seal(path: Path) -> None:
+    """Write the SHA-256 of everything after the user block into the user block of a complete file."""
+    digest = _digest_after_userblock(path)
+    with open(path, "r+b") as fh:
+        fh.write(_SEAL + digest.encode())
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _digest_after_userblock(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        fh.seek(_USERBLOCK)
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _is_sealed(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(len(_SEAL)) == _SEAL
+
+
+def _check_seal(path: Path) -> None:
+    """Raise ValueError unless ``path`` is a sealed activation file whose bytes match its seal."""
+    with open(path, "rb") as fh:
+        head = fh.read(_USERBLOCK)
+    if not head.startswith(_SEAL):
+        raise ValueError("not a sealed brainfit activation file (no checksum in its user block)")
+    stored = head[len(_SEAL):len(_SEAL) + 64].decode("ascii", "replace")
+    if _digest_after_userblock(path) != stored:
+        raise ValueError("checksum mismatch: the file changed after it was written (corrupted bytes)")
+
+
+def open_activations(path: str | os.PathLike, *, verify: bool = True) -> xr.DataArray:
     """Open a complete activation file lazily (values are read on access).
+
+    Parameters
+    ----------
+    path : path-like
+    verify : bool
+        Check the SHA-256 seal of a cache file first (reads the whole file once). Files without a
+        seal (an assembly written by ``save_assembly``) are opened as they are.
 
     Returns
     -------
     DataArray (presentation x neuroid x time_step)
         With the file's attrs; ``encoding["source"]`` is ``path``; closing it releases the file.
-        Raises ValueError when the file is incomplete.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, when it is incomplete, or (``verify``) unsealed or corrupted.
     """
+    if verify and _is_sealed(Path(path)):
+        try:
+            _check_seal(Path(path))
+        except ValueError as err:
+            raise ValueError(f"activation file {path}: {err}") from err
     ds = xr.open_dataset(path, engine="h5netcdf")
     da = ds[_VAR]
     da.attrs.update(ds.attrs)
@@ -212,25 +295,46 @@ def open_activations(path: str | os.PathLike) -> xr.DataArray:
     return da
 
 
-def _check_file(path: Path, key: str, ids: np.ndarray, n_features: int | None, n_steps: int) -> int:
-    """Presentations already written in ``path`` (raises ValueError when it is damaged or stale)."""
+def _check_file(path: Path, key: str, ids: np.ndarray, n_steps: int, *, sealed: bool) -> int:
+    """Presentations already written in ``path`` and readable (raises ValueError when it is damaged or stale).
+
+    ``sealed``: a complete file, whose seal is checked; otherwise a partial file, whose
+    ``completed`` rows are read back chunk by chunk (fletcher32) and counted up to the first bad one.
+    """
     try:
+        if sealed:
+            _check_seal(path)
         with h5netcdf.File(path, "r") as nc:
             if nc.attrs.get("cache_key") != key:
                 raise ValueError("cache key mismatch")
             v = nc.variables[_VAR]
             shape = v.shape
-            if shape[0] != len(ids) or shape[2] != n_steps or (n_features is not None and shape[1] != n_features):
+            if shape[0] != len(ids) or shape[2] != n_steps:
                 raise ValueError(f"shape {shape} does not match the request")
             stored = np.asarray(nc.variables[STIMULUS_ID][:]).astype(str)
             if not np.array_equal(stored, ids.astype(str)):
                 raise ValueError("stimulus ids differ")
             done = int(nc.attrs["completed"])
-            if done:  # the last written batch must read back
-                v[done - 1, :, :]
-            return done
+        return done if sealed else _verified_rows(path, done)
     except (OSError, KeyError, ValueError, RuntimeError) as err:
+        if isinstance(err, OSError) and "lock" in str(err).lower():
+            raise RuntimeError(f"{path} is being written by another process (HDF5 file lock); wait for that "
+                               "extraction to finish, or stop it") from err
         raise ValueError(f"damaged or stale activation file {path}: {err}") from err
+
+
+def _verified_rows(path: Path, done: int) -> int:
+    """How many of the first ``done`` rows read back (every chunk's fletcher32 checksum verified)."""
+    with h5py.File(path, "r") as f:
+        v = f[_VAR]
+        step = v.chunks[0] if v.chunks else max(done, 1)
+        for start in range(0, done, step):
+            try:
+                v[start:min(start + step, done)]
+            except OSError:
+                log.warning("%s: rows from %d fail their checksum; resuming there", path, start)
+                return start
+    return done
 
 
 def _cached(final: Path, key: str, ids: np.ndarray, n_steps: int) -> xr.DataArray | None:
@@ -242,9 +346,9 @@ def _cached(final: Path, key: str, ids: np.ndarray, n_steps: int) -> xr.DataArra
     if not final.exists():
         return None
     try:
-        if _check_file(final, key, ids, None, n_steps) == len(ids):
+        if _check_file(final, key, ids, n_steps, sealed=True) == len(ids):
             log.info("activation cache hit: %s", final)
-            return open_activations(final)
+            return open_activations(final, verify=False)
         raise ValueError("incomplete")
     except ValueError as err:
         warnings.warn(f"{err}; removing it and extracting again", RuntimeWarning, stacklevel=3)
@@ -257,7 +361,7 @@ def _resume_point(partial: Path, key: str, ids: np.ndarray, n_steps: int) -> int
     if not partial.exists():
         return 0
     try:
-        done = _check_file(partial, key, ids, None, n_steps)
+        done = _check_file(partial, key, ids, n_steps, sealed=False)
         log.info("resuming extraction at presentation %d of %d", done, len(ids))
         return done
     except ValueError as err:

@@ -21,16 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import h5netcdf
 import numpy as np
 import torch
 import xarray as xr
 from torch import nn
 from tqdm.auto import tqdm
 
-from brainfit.activations.cache import (_cached, _create_file, _file_attrs, _resume_point, _write_block,
-                                        architecture_hash, cache_key, cache_key_fields, cache_paths,
-                                        open_activations, weights_hash)
+from brainfit.activations.cache import (_cached, _create_file, _file_attrs, _open_for_writing, _resume_point,
+                                        _seal, _write_block, architecture_hash, cache_key, cache_key_fields,
+                                        cache_paths, open_activations, weights_hash)
 from brainfit.activations.reduce import (LayerFeatures, PCAProjection, RandomProjection, Reducer, _fit_pca,
                                          _pca_fit_subset)
 from brainfit.assembly import LAYER
@@ -178,10 +177,17 @@ def extract(model: nn.Module, stimuli: StimulusSet, layers: Sequence[str] | None
             _fit_pca_basis(job)
         done = _resume_point(job.partial, job.key, job.ids, job.n_t)
         _run(job, done)
+        _seal(job.partial)
+    except Exception:
+        # A failed extraction (bad activations, a model error, out of memory) leaves nothing
+        # behind. An interrupted one (KeyboardInterrupt, or a kill that runs no Python at all)
+        # keeps its partial file, and the same call resumes it.
+        job.partial.unlink(missing_ok=True)
+        raise
     finally:
         model.train(was_training)
     os.replace(job.partial, job.final)
-    return open_activations(job.final)
+    return open_activations(job.final, verify=False)
 
 
 def _plan(model: nn.Module, stimuli: StimulusSet, layers: Sequence[str] | None, *, n_steps: int | None,
@@ -189,6 +195,8 @@ def _plan(model: nn.Module, stimuli: StimulusSet, layers: Sequence[str] | None, 
           projection: RandomProjection | PCAProjection | None, cache_dir: Path, device: str | torch.device | None,
           model_id: str | None, progress: bool) -> _Job:
     """Validate the request, settle the defaults and the schedule, and key the cache (creates ``cache_dir``)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     dev = resolve_device(device)
     view = ModelView(model, layers)
     if preprocessing is None:
@@ -197,7 +205,11 @@ def _plan(model: nn.Module, stimuli: StimulusSet, layers: Sequence[str] | None, 
                                       std=getattr(model, "norm_std", Preprocessing.std))
     if view.time_varying:
         n_steps = int(n_steps if n_steps is not None else getattr(model, "n_steps", 1))
-        on_steps = int(on_steps if on_steps is not None else getattr(model, "on_steps", n_steps))
+        # the model's own image duration is capped at a shorter unroll; an explicit one must fit
+        on_steps = int(on_steps if on_steps is not None else min(getattr(model, "on_steps", n_steps), n_steps))
+        if n_steps < 1 or not 1 <= on_steps <= n_steps:
+            raise ValueError(f"schedule needs n_steps >= 1 and 1 <= on_steps <= n_steps, got n_steps={n_steps}, "
+                             f"on_steps={on_steps}")
         steps = np.arange(n_steps)
         late = {n: a for n, a in view.arrival.items() if a >= n_steps}
         if late:  # the layer would never produce an output (its width is unknown, every value zero)
@@ -208,9 +220,14 @@ def _plan(model: nn.Module, stimuli: StimulusSet, layers: Sequence[str] | None, 
     reducer = Reducer(pooling, projection, dev)
     fields = cache_key_fields(weights=weights_hash(model), architecture=architecture_hash(model),
                               stimuli=stimuli.fingerprint(), preprocessing=preprocessing.to_dict(), layers=view.names,
-                              reduction=reducer.key(), n_steps=n_steps, on_steps=on_steps)
+                              reduction=reducer.key(), n_steps=n_steps, on_steps=on_steps, batch_size=batch_size)
     key = cache_key(fields)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise ValueError(f"cache folder {cache_dir} is an existing file, not a folder")
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"cannot create the cache folder {cache_dir}: {err.strerror or err}") from err
     final, partial = cache_paths(cache_dir, model_id or type(model).__name__, key)
     return _Job(view=view, reducer=reducer, stimuli=stimuli, preprocessing=preprocessing, batch_size=batch_size,
                 n_steps=n_steps, on_steps=on_steps, device=dev, steps=steps, key_fields=fields, key=key, final=final,
@@ -319,14 +336,14 @@ def _create_partial(job: _Job, widths: dict[str, int]) -> None:
 def _run(job: _Job, done: int) -> None:
     """Extract the presentations from ``done`` on into ``job.partial`` (created on the first batch)."""
     view, dev, n_t = job.view, job.device, job.n_t
-    nc = None
+    h5 = None
     widths: dict[str, int] | None = None
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brainfit-write")
     pending: Future | None = None
     try:
         if done:
-            nc = h5netcdf.File(job.partial, "a")
-            layer_of = np.asarray(nc.variables[LAYER][:]).astype(str)
+            h5 = _open_for_writing(job.partial)
+            layer_of = h5[LAYER].asstr()[:]
             widths = {n: int((layer_of == n).sum()) for n in view.names}
         bar = tqdm(total=len(job.stimuli), initial=done, desc="extracting", unit="img", disable=not job.progress,
                    leave=False)
@@ -341,7 +358,7 @@ def _run(job: _Job, done: int) -> None:
             if widths is None:
                 widths = {n: next(f for f in feats[n] if f is not None).shape[1] for n in view.names}
                 _create_partial(job, widths)
-                nc = h5netcdf.File(job.partial, "a")
+                h5 = _open_for_writing(job.partial)
             b = len(ids)
             block = np.zeros((b, sum(widths.values()), n_t), dtype=np.float32)
             col = 0
@@ -357,7 +374,7 @@ def _run(job: _Job, done: int) -> None:
             # time, in order, so "completed" always counts rows that are on disk.
             if pending is not None:
                 pending.result()
-            pending = writer.submit(_write_block, nc, block, done)
+            pending = writer.submit(_write_block, h5, block, done)
             done += b
             bar.update(b)
         if pending is not None:
@@ -365,5 +382,5 @@ def _run(job: _Job, done: int) -> None:
         bar.close()
     finally:
         writer.shutdown(wait=True)  # an in-flight write finishes before the file is closed
-        if nc is not None:
-            nc.close()
+        if h5 is not None:
+            h5.close()

@@ -41,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except (ValueError, KeyError, FileNotFoundError) as err:
-        print(f"brainfit: error: {err}", file=sys.stderr)
+    except (ValueError, KeyError, TypeError, OSError, RuntimeError) as err:
+        # Bad input ends in one line naming the problem; -vv shows the traceback as well.
+        if args.verbose >= 2:
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"brainfit: error: {message}", file=sys.stderr)
         return 2

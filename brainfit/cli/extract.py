@@ -3,31 +3,39 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from brainfit.cli._common import parse_overrides
+from brainfit.cli._common import add_model_arguments, model_from_args, parse_overrides
 
 __all__ = ["add_parser"]
+
+
+def _pooling(value: str | None) -> str | int | None:
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    return value
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
     from brainfit.activations import RandomProjection, extract
     from brainfit.data import load_dataset
-    from brainfit.models import create_model, load_model
+    from brainfit.device import resolve_device
 
-    if args.weights:
-        model = load_model(args.weights)
-        model_id = Path(args.weights).stem
-    elif args.model:
-        model = create_model(args.model, **parse_overrides(args.model_set))
-        model_id = args.model
-    else:
-        raise SystemExit("error: give --model NAME or --weights CHECKPOINT")
-    stimuli, _ = load_dataset(args.dataset, **parse_overrides(args.dataset_set))
-    proj = RandomProjection(width=args.projection) if args.projection else None
-    pooling = int(args.pooling) if args.pooling and args.pooling.isdigit() else args.pooling
-    da = extract(model, stimuli, layers=args.layers, n_steps=args.n_steps, batch_size=args.batch_size,
-                 pooling=pooling, projection=proj, cache=args.cache_dir or True, device=args.device,
+    device = resolve_device(args.device)  # a bad device fails before anything is loaded
+    if args.projection is not None and args.projection < 1:
+        raise ValueError(f"--projection must be a width >= 1, got {args.projection} (leave it out for no projection)")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    model, model_id = model_from_args(args)
+    stimuli, _ = load_dataset(args.dataset, **parse_overrides(args.dataset_set, "--dataset-set"))
+    if stimuli is None:
+        raise ValueError(f"dataset {args.dataset!r} has no stimulus images to extract on")
+    proj = RandomProjection(width=args.projection) if args.projection is not None else None
+    print(f"model {model_id}: weights {model.weights_source}")
+    da = extract(model, stimuli, layers=args.layers, n_steps=args.n_steps, on_steps=args.on_steps,
+                 batch_size=args.batch_size,
+                 pooling=_pooling(args.pooling), projection=proj, cache=args.cache_dir or True, device=device,
                  model_id=model_id, progress=not args.quiet)
     if args.out:
         from brainfit.assembly import save_assembly
@@ -41,14 +49,13 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``extract`` subcommand."""
     p = sub.add_parser("extract", help="time-resolved activations of a model on a dataset's stimuli")
-    p.add_argument("--model", help="registry name (or give --weights)")
-    p.add_argument("--model-set", nargs="*", metavar="KEY=VALUE", help="create_model keyword arguments")
-    p.add_argument("--weights", help="a brainfit checkpoint (rebuilds the model from it)")
+    add_model_arguments(p)
     p.add_argument("--dataset", default="synthetic")
     p.add_argument("--dataset-set", nargs="*", metavar="KEY=VALUE", help="dataset loader options")
     p.add_argument("--layers", nargs="*", help="layer names (default: all)")
-    p.add_argument("--n-steps", type=int)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--n-steps", type=int, help="unroll length (default: the model's own)")
+    p.add_argument("--on-steps", type=int, help="steps the image is shown, then mean gray (default: the model's own)")
+    p.add_argument("--batch-size", type=int, default=64, help="part of the cache key (results depend on it)")
     p.add_argument("--pooling", help="avg, max, or an int k (adaptive k x k average)")
     p.add_argument("--projection", type=int, help="random projection width per layer")
     p.add_argument("--cache-dir", help="cache folder (default: $BRAINFIT_CACHE/activations or ~/.cache/brainfit/activations)")

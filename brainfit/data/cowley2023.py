@@ -18,7 +18,7 @@ import xarray as xr
 from brainfit.assembly import neural_assembly
 from brainfit.data.registry import register_dataset
 from brainfit.paths import require_data_root
-from brainfit.stimuli import StimulusSet
+from brainfit.stimuli import StimulusSet, is_image_name
 
 __all__ = ["SESSIONS", "load_cowley2023"]
 
@@ -34,7 +34,7 @@ def _image_members(path: Path, n_images: int) -> list[str]:
         numbered = {}
         for name in zf.namelist():
             m = _MEMBER.search(name)
-            if m:
+            if m and is_image_name(name):
                 numbered[int(m.group(1))] = name
     missing = [i for i in range(1, n_images + 1) if i not in numbered]
     if missing:

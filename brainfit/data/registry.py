@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from brainfit._registry import Registry
+from brainfit._registry import Registry, check_kwargs
 
 __all__ = ["DatasetInfo", "register_dataset", "load_dataset", "list_datasets", "dataset_info"]
 
@@ -47,5 +47,11 @@ def list_datasets(pattern: str = "*") -> list[str]:
 
 
 def load_dataset(name: str, **kwargs: Any) -> Any:
-    """Load a registered dataset: ``(StimulusSet or None, neural DataArray)``."""
-    return dataset_info(name).loader(**kwargs)
+    """Load a registered dataset: ``(StimulusSet or None, neural DataArray)``.
+
+    Unknown names raise ``KeyError`` listing close matches; options the loader does not take
+    raise ``ValueError`` naming them and the ones it does.
+    """
+    info = dataset_info(name)
+    check_kwargs(info.loader, kwargs, f"dataset {name!r}")
+    return info.loader(**kwargs)

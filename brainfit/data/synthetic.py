@@ -41,6 +41,7 @@ import torch
 import xarray as xr
 import torch.nn.functional as F
 
+from brainfit._registry import check_kwargs
 from brainfit.assembly import make_time_bins, neural_assembly
 from brainfit.data.registry import register_dataset
 from brainfit.data._shapes import CATEGORIES, TEXTURES, ObjectSpec, pink_noise, render
@@ -440,9 +441,8 @@ def generate(config: SyntheticConfig | None = None, **overrides) -> tuple[Stimul
         Spike counts per bin, one presentation per trial (``repetition`` coord), V4 then IT sites
         (``region`` coord), ordered by repetition block with stimuli shuffled within each block.
     """
-    cfg = config or SyntheticConfig()
-    if overrides:
-        cfg = SyntheticConfig(**{**asdict(cfg), **overrides})
+    check_kwargs(SyntheticConfig, overrides, "the synthetic dataset")
+    cfg = SyntheticConfig(**{**asdict(config or SyntheticConfig()), **overrides})
     gt = _ground_truth(cfg.n_categories, cfg.objects_per_category, cfg.n_v4, cfg.n_it, cfg.network_seed, cfg.image_size)
     design = make_design(gt.objects, cfg.images_per_object, seed=[cfg.seed, 10])
     images = render_images(gt.objects, design, cfg.image_size)

@@ -19,8 +19,8 @@ from brainfit.models.convrnn import SMALL_SPEC, BlockSpec, ConvRNN
 from brainfit.models.external import ExternalModel
 from brainfit.models.feedforward import feedforward_base
 from brainfit.models.registry import (
-    create_model, list_models, list_pretrained, load_model, loads_own_weights, model_info, pretrained_info,
-    register_model,
+    WEIGHT_CHOICES, create_model, list_models, list_pretrained, load_model, loads_own_weights, model_from_spec,
+    model_info, pretrained_info, register_model,
 )
 from brainfit.models.resnet_cifar import ResNetCIFAR, load_pretrained_cifar_resnet
 
@@ -28,4 +28,4 @@ __all__ = ["register_model", "create_model", "list_models", "count_params", "mod
            "BlockSpec", "SMALL_SPEC", "ExternalModel", "ResNetCIFAR", "wider_control", "deeper_control",
            "unrolled_control", "feedforward_base", "load_pretrained_cifar_resnet", "CELL_TYPES", "list_pretrained",
            "pretrained_info", "loads_own_weights", "load_model", "save_checkpoint", "load_checkpoint",
-           "ModelView", "capture_outputs"]
+           "ModelView", "capture_outputs", "model_from_spec", "WEIGHT_CHOICES"]

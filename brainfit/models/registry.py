@@ -22,13 +22,13 @@ import torch
 from torch import nn
 
 from brainfit import __version__
-from brainfit._registry import Registry
+from brainfit._registry import Registry, check_kwargs
 from brainfit.models.base import count_params
 from brainfit.models.checkpoint import load_checkpoint
 from brainfit.paths import weights_dir
 
 __all__ = ["register_model", "create_model", "list_models", "model_info", "load_model", "list_pretrained",
-           "pretrained_info", "loads_own_weights"]
+           "pretrained_info", "loads_own_weights", "model_from_spec", "WEIGHT_CHOICES"]
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +126,18 @@ def create_model(name: str, *, pretrained: bool = False, **kwargs) -> nn.Module:
     the shared weights under the data root. The model is then returned in eval mode.
     """
     entry = _MODELS.get(name)
-    if pretrained and loads_own_weights(name):
-        model = entry.factory(pretrained=True, **kwargs)
-    elif pretrained:
-        model = _load_shipped(name, kwargs)
-    else:
-        model = entry.factory(**kwargs)
+    check_kwargs(entry.factory, kwargs, f"model {name!r}")
+    try:
+        if pretrained and loads_own_weights(name):
+            model = entry.factory(pretrained=True, **kwargs)
+        elif pretrained:
+            model = _load_shipped(name, kwargs)
+        else:
+            model = entry.factory(**kwargs)
+    except TypeError as err:  # an argument the factory passes on (**kw) and its class does not take
+        if "keyword argument" not in str(err):
+            raise
+        raise ValueError(f"model {name!r}: {err}") from err
     model.registry_name = name
     return model
 
@@ -157,7 +163,11 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
         mis-shaped parameters.
     """
     ckpt = ckpt if ckpt is not None else load_checkpoint(path, map_location)
-    model = create_model(ckpt["model_name"], **ckpt["model_kwargs"])
+    try:
+        model = create_model(ckpt["model_name"], **ckpt["model_kwargs"])
+    except (KeyError, ValueError, TypeError) as err:
+        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        raise ValueError(f"checkpoint {path} names a model this brainfit cannot build: {msg}") from err
     own = model.state_dict()
     state = ckpt["state_dict"]
     missing = [k for k in own if k not in state]
@@ -179,4 +189,73 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     if ckpt.get("brainfit_version") != __version__:
         log.info("checkpoint %s was written by brainfit %s (this is %s)", path, ckpt.get("brainfit_version"), __version__)
     model.checkpoint_info = {k: ckpt.get(k) for k in ("model_name", "model_kwargs", "config", "metrics", "brainfit_version")}
+    return model
+
+
+WEIGHT_CHOICES = ("pretrained", "random")
+
+
+def model_from_spec(name: str | None = None, *, weights: str | os.PathLike = "pretrained", seed: int = 0,
+                    **kwargs) -> nn.Module:
+    """The model a command or a config names, with an explicit choice of weights.
+
+    Parameters
+    ----------
+    name : str, optional
+        Registry name; may be omitted when ``weights`` is a checkpoint (which names its model).
+    weights : "pretrained", "random" or a checkpoint path
+        ``"pretrained"``: the shipped (or shared) trained weights (:func:`list_pretrained`);
+        ``"random"``: a fresh initialisation drawn from ``seed`` (the global torch RNG is left
+        untouched), so the same name and seed always give the same weights; a path: a brainfit
+        checkpoint (:func:`load_model`).
+    seed : int
+        Seed of ``"random"`` weights.
+    **kwargs
+        ``create_model`` arguments (``"random"`` only: trained weights fix the architecture).
+
+    Returns
+    -------
+    nn.Module
+        With ``weights_source`` (``"pretrained"``, ``"random(seed=N)"`` or the checkpoint path).
+
+    Raises
+    ------
+    KeyError
+        Unknown model name, or no trained weights for it (naming the other choices).
+    ValueError
+        A checkpoint of another model than ``name``, or arguments the choice does not take.
+    FileNotFoundError
+        A checkpoint path that does not exist.
+    """
+    weights = os.fspath(weights)
+    if weights == "random":
+        if name is None:
+            raise ValueError("random weights need a model name")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = create_model(name, **kwargs)
+        model.weights_source = f"random(seed={seed})"
+        return model
+    if weights == "pretrained":
+        if name is None:
+            raise ValueError("pretrained weights need a model name")
+        if not loads_own_weights(name) and name not in list_pretrained():
+            _MODELS.get(name)  # an unknown name raises here, listing close matches
+            raise KeyError(f"{name!r} has no trained weights (models with weights: {list_pretrained()}); "
+                           "give a checkpoint, or ask for random weights with a seed")
+        model = create_model(name, pretrained=True, **kwargs)
+        model.weights_source = "pretrained"
+        return model
+    path = Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path} (weights must be {' or '.join(WEIGHT_CHOICES)} "
+                                "or a checkpoint path)")
+    if kwargs:
+        raise ValueError(f"a checkpoint fixes the architecture; arguments {sorted(kwargs)} are not allowed")
+    model = load_model(path)
+    if name is not None and model.checkpoint_info["model_name"] != name:
+        raise ValueError(f"checkpoint {path} holds {model.checkpoint_info['model_name']!r}, not {name!r}")
+    model.weights_source = str(path)
     return model

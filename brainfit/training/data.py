@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from brainfit.stimuli import IMAGE_EXTENSIONS, Preprocessing, decode_image
+from brainfit.stimuli import Preprocessing, decode_image, is_image_name
 
 __all__ = ["ClassificationData", "load_image_folder", "load_image_zip", "load_synthetic_objects",
            "load_classification_data", "train_val_split", "augment_batch", "epoch_batches"]
@@ -80,12 +80,13 @@ def load_image_folder(root: str | os.PathLike, *, image_size: int | None = None,
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"image folder not found: {root}")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    classes = sorted(p.name for p in root.iterdir()
+                     if p.is_dir() and not p.name.startswith(".") and p.name != "__MACOSX")
     if not classes:
         raise ValueError(f"{root} has no class subfolders")
     images, labels = [], []
     files = [(c, p) for c, name in enumerate(classes) for p in sorted((root / name).iterdir())
-             if p.suffix.lower() in IMAGE_EXTENSIONS]
+             if is_image_name(p.name) and p.is_file()]
     if not files:
         raise ValueError(f"no images in the class subfolders of {root}")
     for label, path in tqdm(files, desc=f"decoding {root.name}", disable=not progress, leave=False):
@@ -113,7 +114,7 @@ def load_image_zip(path: str | os.PathLike, *, split: str | None = None, image_s
         entries = []
         for name in zf.namelist():
             parts = name.split("/")
-            if len(parts) < 2 or os.path.splitext(name)[1].lower() not in IMAGE_EXTENSIONS:
+            if len(parts) < 2 or not is_image_name(name):
                 continue
             if split is not None:
                 if split not in parts[:-2]:

@@ -43,5 +43,5 @@ def test_models_list(capsys):
 
 def test_parse_overrides():
     assert parse_overrides(["a=1", "b=x", "c=[1, 2]", "d=0.5"]) == {"a": 1, "b": "x", "c": [1, 2], "d": 0.5}
-    with pytest.raises(SystemExit, match="expected KEY=VALUE"):
+    with pytest.raises(ValueError, match="expected KEY=VALUE"):
         parse_overrides(["novalue"])

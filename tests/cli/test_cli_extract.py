@@ -1,4 +1,4 @@
-"""The ``brainfit extract`` command end to end (to move to tests/cli/ with the CLI)."""
+"""The ``brainfit extract`` command end to end."""
 
 import numpy as np
 
@@ -10,13 +10,14 @@ def test_cli_extract_end_to_end(tmp_path, capsys):
     from brainfit.cli import main
 
     out = tmp_path / "act.nc"
-    rc = main(["extract", "--model", "convrnn_small_rgc", "--model-set", "on_steps=3", "--n-steps", "6",
+    rc = main(["extract", "--model", "convrnn_small_rgc", "--on-steps", "3", "--n-steps", "6",
                "--dataset", "synthetic", "--dataset-set", "n_categories=2", "objects_per_category=2",
                "images_per_object=1", "n_v4=4", "n_it=4", "n_repetitions=2", "image_size=32",
                "--layers", "conv1", "conv5", "--pooling", "avg", "--cache-dir", str(tmp_path / "cache"),
                "--out", str(out), "--quiet"])
     assert rc == 0
-    assert f"wrote {out}" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"wrote {out}" in printed and "weights pretrained" in printed
     assert len(list((tmp_path / "cache").glob("*.nc"))) == 1
     act = open_activations(out)
     try:
