@@ -35,15 +35,28 @@ DEFAULT_CONFIG = Path("analyses") / "demo" / "demo.yaml"
 
 @dataclass(frozen=True)
 class DemoModel:
-    """One model of the demo: registry name (with shipped weights), label, temporal map settings."""
+    """One model of the demo: registry name, label, temporal map settings, and its weights.
+
+    ``weights``: ``"pretrained"`` (the shipped trained weights, the default), ``"random"``
+    (untrained, drawn from ``seed``) or the path of a brainfit checkpoint
+    (:func:`brainfit.models.model_from_spec`).
+    """
 
     name: str
     label: str
     temporal_map: dict
+    weights: str = "pretrained"
+    seed: int = 0
 
     def __post_init__(self) -> None:
         from brainfit.temporal import TemporalMap
 
+        for field_name in ("name", "label", "weights"):
+            value = getattr(self, field_name)
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"demo model {field_name} must be a non-empty string, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"demo model seed must be an int >= 0, got {self.seed!r}")
         object.__setattr__(self, "temporal_map", TemporalMap.from_dict(dict(self.temporal_map)).to_dict())
 
 
@@ -139,19 +152,17 @@ def run_demo(config: DemoConfig, out: str | Path, *, device: str | None = None, 
     from brainfit.compare import paired_table, per_bin_table
     from brainfit.data import load_dataset
     from brainfit.mapping import make_splits
-    from brainfit.models import count_params, create_model, list_pretrained
+    from brainfit.models import count_params, model_from_spec
     from brainfit.plots import save_figure, timecourse_panels
     from brainfit.scoring import fit_and_score, save_scores, score_predictions
     from brainfit.temporal import TemporalMap
 
     t0 = time.perf_counter()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    missing = [m.name for m in config.models if m.name not in set(list_pretrained())]
-    if missing:
-        raise FileNotFoundError(f"the demo needs trained weights for {missing} in the weights folder "
-                                "(train them with analyses/train_zoo/run_zoo.sh and release.py)")
+    # every model is built (and every weights file found) before anything is written
+    built = {m.name: model_from_spec(m.name, weights=m.weights, seed=m.seed) for m in config.models}
     stimuli, neural = load_dataset(config.dataset, **config.dataset_kwargs)
+    out.mkdir(parents=True, exist_ok=True)
     print(f"{config.dataset}: {len(stimuli)} images, {neural.sizes['neuroid']} sites ({', '.join(config.regions)}), "
           f"{neural.sizes['time_bin']} bins of 10 ms, {int(neural.repetition.max()) + 1} repetitions")
     splits = make_splits(average_repetitions(neural), n_folds=config.n_folds, seed=config.splits_seed)
@@ -160,7 +171,7 @@ def run_demo(config: DemoConfig, out: str | Path, *, device: str | None = None, 
     scores: dict[str, dict[str, Any]] = {}
     models_info = []
     for m in config.models:
-        model = create_model(m.name, pretrained=True)
+        model = built[m.name]
         t_model = time.perf_counter()
         acts = extract(model, stimuli, projection=RandomProjection(width=config.projection_width,
                                                                    seed=config.projection_seed),
@@ -187,9 +198,9 @@ def run_demo(config: DemoConfig, out: str | Path, *, device: str | None = None, 
             scores[m.name][region] = ds
         chosen = {r: sorted(set(scores[m.name][r]["selected_layer"].values.ravel().tolist())) for r in config.regions}
         seconds = time.perf_counter() - t_model
-        models_info.append({"name": m.name, "label": m.label, "params": count_params(model),
-                            "is_recurrent": bool(model.is_recurrent), "temporal_map": m.temporal_map["kind"],
-                            "layers_selected": chosen, "seconds": round(seconds, 1)})
+        models_info.append({"name": m.name, "label": m.label, "weights": model.weights_source,
+                            "params": count_params(model), "is_recurrent": bool(model.is_recurrent),
+                            "temporal_map": m.temporal_map["kind"], "layers_selected": chosen, "seconds": round(seconds, 1)})
         print(f"  {m.name:28s} {m.label:38s} layers chosen on training folds: "
               + ", ".join(f"{r} {'/'.join(chosen[r])}" for r in config.regions) + f"  ({seconds:.0f} s)")
 

@@ -11,20 +11,18 @@ __all__ = ["add_parser"]
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from brainfit.training.loop import TrainConfig, train
+    from brainfit.training.config import TrainConfig, read_config_file
+    from brainfit.training.loop import train
 
-    opts: dict = {}
-    if args.config:
-        opts.update(TrainConfig.from_yaml(args.config).to_dict())
+    # One mapping from the file and the options, validated once: every bad field in one error.
+    opts: dict = read_config_file(args.config) if args.config else {}
     for key in ("model", "data", "epochs", "batch_size", "lr", "n_steps", "device", "test_data", "seed"):
         value = getattr(args, key)
         if value is not None:
             opts[key] = value
     opts.update(parse_overrides(args.set))
-    for key in ("model", "data"):
-        if key not in opts:
-            raise SystemExit(f"error: --{key} is required (or give it in --config)")
-    config = TrainConfig.from_dict(opts)
+    source = f"{args.config} with command-line options" if args.config else "command-line options"
+    config = TrainConfig.from_dict(opts, source=source)
     result = train(config, args.out, resume=not args.no_resume, progress=not args.quiet)
     last = result.metrics[-1] if result.metrics else {}
     print(json.dumps({"out": str(result.out_dir), "epochs": len(result.metrics), "val_acc": last.get("val_acc"),

@@ -4,14 +4,29 @@ Checkpoints are the models' format (:mod:`brainfit.models.checkpoint`; rebuild o
 :func:`brainfit.models.load_model`).
 """
 
+from brainfit.training.config import ConfigError, TrainConfig
 from brainfit.training.data import (
-    ClassificationData, load_classification_data, load_image_folder, load_image_zip, load_synthetic_objects,
+    ClassificationData,
+    load_classification_data,
+    load_image_folder,
+    load_image_zip,
+    load_synthetic_objects,
 )
-from brainfit.training.loop import TrainConfig, TrainResult, evaluate, lr_schedule, train
+from brainfit.training.loop import TrainResult, evaluate, lr_schedule, train
 from brainfit.training.snapshots import ActivationSnapshots, read_snapshots
 
 __all__ = [
-    "TrainConfig", "TrainResult", "train", "evaluate", "lr_schedule",
-    "ClassificationData", "load_classification_data", "load_image_folder", "load_image_zip", "load_synthetic_objects",
-    "ActivationSnapshots", "read_snapshots",
+    "ActivationSnapshots",
+    "ClassificationData",
+    "ConfigError",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate",
+    "load_classification_data",
+    "load_image_folder",
+    "load_image_zip",
+    "load_synthetic_objects",
+    "lr_schedule",
+    "read_snapshots",
+    "train",
 ]

@@ -14,9 +14,10 @@ uninterrupted run would have made.
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,141 +33,21 @@ from brainfit.device import resolve_device
 from brainfit.models import create_model
 from brainfit.models.checkpoint import load_checkpoint, save_checkpoint
 from brainfit.stimuli import images_to_tensor as to_tensor
+from brainfit.training.config import ConfigError, TrainConfig
 from brainfit.training.data import (
-    CIFAR_MEAN, CIFAR_STD, ClassificationData, augment_batch, epoch_batches, load_classification_data,
+    CIFAR_MEAN,
+    CIFAR_STD,
+    ClassificationData,
+    augment_batch,
+    epoch_batches,
+    load_classification_data,
     train_val_split,
 )
 
-__all__ = ["TrainConfig", "train", "evaluate", "step_loss_weights", "lr_schedule", "TrainResult"]
+# TrainConfig and ConfigError live in brainfit.training.config and are re-exported here.
+__all__ = ["ConfigError", "TrainConfig", "TrainResult", "evaluate", "lr_schedule", "step_loss_weights", "train"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run (saved next to every output and in checkpoints).
-
-    Parameters
-    ----------
-    model : str
-        Registry name (``brainfit models list``).
-    model_kwargs : dict
-        Keyword arguments for ``create_model``.
-    data : str
-        A folder of class subfolders, a zip of class folders (e.g. the CIFAR-10 JPEG zip, read
-        with ``split="train"``), or ``synthetic[:category|:object_name]``.
-    test_data : str, optional
-        Evaluated once at the end (``split="test"`` of the same spec when ``"same"``).
-    image_size : int, optional
-        Resize images on load (antialiased).
-    epochs, batch_size : int
-    optimizer : {"adamw", "sgd"}
-    lr, weight_decay, momentum : float
-    warmup_epochs : float
-        Linear warm-up, then cosine decay to ``min_lr_fraction * lr`` (per iteration).
-    grad_clip : float or None
-        Clip the global gradient norm.
-    n_steps, on_steps : int, optional
-        Unroll length and stimulus duration in training (default: the model's own ``n_steps``;
-        image shown on every step). Fewer steps in training than at evaluation is fine.
-    loss_steps : {"last", "all"}
-        Loss on the last step, or on every step at which the readout exists.
-    step_weighting : {"uniform", "linear"}
-        With ``loss_steps="all"``: equal weights, or weights growing linearly with the step.
-    augment : bool
-        Random crop (padding 4) and horizontal flip.
-    val_fraction : float
-        Held-out stratified fraction of the training data for validation.
-    max_train_images : int, optional
-        Use a deterministic subset (quick runs, tests).
-    early_stop_patience : int, optional
-        Stop when validation accuracy has not improved for this many epochs.
-    checkpoint_every : int
-        Also write ``last.pt`` every this many iterations (0: only at epoch ends).
-    amp : bool
-        Mixed precision (CUDA only; ignored with a warning on CPU).
-    compile : bool
-        ``torch.compile`` the model for training.
-    device : str
-        See :func:`brainfit.device.resolve_device`.
-    mean, std : tuple, optional
-        Input normalisation (default: the model's ``norm_mean``/``norm_std``).
-    seed : int
-    """
-
-    model: str
-    data: str
-    model_kwargs: dict = field(default_factory=dict)
-    test_data: str | None = None
-    image_size: int | None = None
-    epochs: int = 20
-    batch_size: int = 128
-    optimizer: str = "adamw"
-    lr: float = 2e-3
-    weight_decay: float = 5e-4
-    momentum: float = 0.9
-    warmup_epochs: float = 1.0
-    min_lr_fraction: float = 0.01
-    grad_clip: float | None = 1.0
-    n_steps: int | None = None
-    on_steps: int | None = None
-    loss_steps: str = "last"
-    step_weighting: str = "uniform"
-    augment: bool = True
-    val_fraction: float = 0.1
-    max_train_images: int | None = None
-    early_stop_patience: int | None = None
-    checkpoint_every: int = 0
-    amp: bool = False
-    compile: bool = False
-    device: str = "cpu"
-    mean: tuple[float, float, float] | None = None
-    std: tuple[float, float, float] | None = None
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        checks = [
-            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-            (self.optimizer in ("adamw", "sgd"), f"optimizer must be 'adamw' or 'sgd', got {self.optimizer!r}"),
-            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
-            (self.loss_steps in ("last", "all"), f"loss_steps must be 'last' or 'all', got {self.loss_steps!r}"),
-            (self.step_weighting in ("uniform", "linear"), f"step_weighting must be 'uniform' or 'linear', got {self.step_weighting!r}"),
-            (self.n_steps is None or self.n_steps >= 1, f"n_steps must be >= 1, got {self.n_steps}"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise ValueError(msg)
-        for name in ("mean", "std"):
-            value = getattr(self, name)
-            if value is not None:
-                if len(value) != 3:
-                    raise ValueError(f"{name} needs 3 values (RGB), got {value}")
-                object.__setattr__(self, name, tuple(float(v) for v in value))
-        object.__setattr__(self, "model_kwargs", dict(self.model_kwargs))
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["mean"] = list(self.mean) if self.mean is not None else None
-        d["std"] = list(self.std) if self.std is not None else None
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
-        d = dict(d)
-        for k in ("mean", "std"):
-            if d.get(k) is not None:
-                d[k] = tuple(d[k])
-        return cls(**d)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> TrainConfig:
-        with open(path) as f:
-            return cls.from_dict(yaml.safe_load(f) or {})
 
 
 @dataclass
@@ -260,14 +141,29 @@ def _write_metrics(out: Path, rows: list[dict]) -> None:
 # ----------------------------------------------------------------------------- train
 
 
-def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, progress: bool = True,
-          callbacks: Sequence[Callable[[dict], None]] = (), data: ClassificationData | None = None,
-          test_data: ClassificationData | None = None) -> TrainResult:
+def _as_config(config: TrainConfig | Mapping[str, Any] | str | os.PathLike) -> TrainConfig:
+    if isinstance(config, TrainConfig):
+        return config
+    if isinstance(config, Mapping):
+        return TrainConfig.from_dict(config)
+    if isinstance(config, (str, os.PathLike)):
+        return TrainConfig.from_yaml(config)
+    raise ConfigError(f"config must be a TrainConfig, a mapping or a YAML file path, got {type(config).__name__}")
+
+
+def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike, out_dir: str | os.PathLike, *,
+          resume: bool = True, progress: bool = True, callbacks: Sequence[Callable[[dict], None]] = (),
+          data: ClassificationData | None = None, test_data: ClassificationData | None = None) -> TrainResult:
     """Train ``config.model`` on ``config.data`` and write checkpoints and metrics to ``out_dir``.
+
+    Nothing is written before the config is validated, the data are loaded and the model and
+    optimizer are built: a run that cannot start leaves no output folder behind.
 
     Parameters
     ----------
-    config : TrainConfig
+    config : TrainConfig, mapping or path
+        The config, a ``{field: value}`` mapping (:meth:`TrainConfig.from_dict`) or a YAML file
+        (:meth:`TrainConfig.from_yaml`).
     out_dir : path
         Created if needed. With ``resume=True`` and a ``last.pt`` there from the same config, the
         run continues where it stopped.
@@ -277,10 +173,19 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, prog
         An exception raised by a callback interrupts the run after the last checkpoint.
     data, test_data : ClassificationData, optional
         Pre-loaded data (otherwise loaded from ``config.data`` / ``config.test_data``).
+
+    Raises
+    ------
+    ConfigError
+        For an invalid config (every bad field named), before anything is written.
+    FileNotFoundError
+        For a YAML ``config`` path that does not exist.
     """
     t_start = time.perf_counter()
+    config = _as_config(config)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out_dir {out} exists and is not a folder")
     cfg_dict = config.to_dict()
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
@@ -289,15 +194,16 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, prog
         data = load_classification_data(config.data, split="train", image_size=config.image_size, progress=progress)
     train_idx, val_idx = train_val_split(data.labels, config.val_fraction, config.seed)
     if config.max_train_images is not None:
-        train_idx = train_idx[np.random.default_rng([config.seed, 5]).permutation(len(train_idx))[:config.max_train_images]]
+        keep = np.random.default_rng([config.seed, 5]).permutation(len(train_idx))[:config.max_train_images]
+        train_idx = train_idx[keep]
         train_idx.sort()
     train_set, val_set = data.subset(train_idx), data.subset(val_idx)
 
     model = create_model(config.model, **config.model_kwargs).to(device)
     n_classes = getattr(model, "n_classes", None)
     if n_classes is not None and n_classes < len(data.classes):
-        raise ValueError(f"model {config.model!r} has {n_classes} outputs but the data have {len(data.classes)} classes; "
-                         f"pass model_kwargs={{'n_classes': {len(data.classes)}}}")
+        raise ValueError(f"model {config.model!r} has {n_classes} outputs but the data have {len(data.classes)} "
+                         f"classes; pass model_kwargs={{'n_classes': {len(data.classes)}}}")
     if config.optimizer == "adamw":
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     else:
@@ -318,7 +224,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, prog
     n_steps = (config.n_steps if config.n_steps is not None else getattr(model, "n_steps", 1)) if time_varying else None
     on_steps = config.on_steps if config.on_steps is not None else n_steps
     T = n_steps or 1
-    weights = step_loss_weights(T, min(_readout_from(model), T - 1), config.loss_steps, config.step_weighting).to(device)
+    weights = step_loss_weights(T, min(_readout_from(model), T - 1), config.loss_steps,
+                                config.step_weighting).to(device)
 
     mean = config.mean or tuple(getattr(model, "norm_mean", CIFAR_MEAN))
     std = config.std or tuple(getattr(model, "norm_std", CIFAR_STD))
@@ -329,7 +236,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, prog
         ckpt = load_checkpoint(last, map_location=device)
         if ckpt["config"] != cfg_dict:
             diff = sorted(k for k in set(cfg_dict) | set(ckpt["config"]) if cfg_dict.get(k) != ckpt["config"].get(k))
-            raise ValueError(f"{last} was written by a different config (differs in {diff}); use another out_dir or resume=False")
+            raise ValueError(f"{last} was written by a different config (differs in {diff}); "
+                             "use another out_dir or resume=False")
         model.load_state_dict(ckpt["state_dict"], strict=True)
         st = ckpt["training_state"]
         opt.load_state_dict(st["optimizer"])
@@ -341,6 +249,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, prog
         aug_state = st.get("aug_rng")
         metrics = list(ckpt["metrics"])
         log.info("resuming %s at epoch %d, iteration %d", out, start_epoch, start_iter)
+    # the first write: everything above can refuse the run without leaving files behind
+    out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg_dict, sort_keys=False))
 
     def checkpoint(epoch: int, it_in_epoch: int, aug: torch.Generator | None) -> None:
@@ -362,7 +272,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, prog
             aug.set_state(aug_state)
         first = start_iter if epoch == start_epoch else 0
         run_loss, run_correct, run_n = 0.0, 0, 0
-        bar = tqdm(range(first, len(batches)), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
+        bar = tqdm(range(first, len(batches)), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
+                   leave=False)
         for i in bar:
             idx = batches[i]
             x = to_tensor(train_set.images[idx], mean, std)
@@ -372,7 +283,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, prog
             y = torch.from_numpy(train_set.labels[idx]).to(device)
             with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
                 logits = _forward_logits(fwd_model, x, n_steps, on_steps)
-                per_step = torch.stack([nn.functional.cross_entropy(logits[:, t].float(), y) for t in range(logits.shape[1])])
+                per_step = torch.stack([nn.functional.cross_entropy(logits[:, t].float(), y)
+                                        for t in range(logits.shape[1])])
                 loss = (per_step * weights[-logits.shape[1]:]).sum()
             opt.zero_grad(set_to_none=True)
             if scaler is not None:
@@ -401,7 +313,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = True, prog
                                       std=std) if len(val_set) else (float("nan"), float("nan")))
         row = {"epoch": epoch + 1, "train_loss": run_loss / max(1, run_n), "train_acc": run_correct / max(1, run_n),
                "val_loss": val_loss, "val_acc": val_acc, "lr": opt.param_groups[0]["lr"],
-               "epoch_time_s": time.perf_counter() - t_epoch, "images_per_s": run_n / max(1e-9, time.perf_counter() - t_epoch)}
+               "epoch_time_s": time.perf_counter() - t_epoch,
+               "images_per_s": run_n / max(1e-9, time.perf_counter() - t_epoch)}
         metrics.append(row)
         _write_metrics(out, metrics)
         log.info("epoch %d: %s", epoch + 1, {k: round(v, 4) for k, v in row.items()})

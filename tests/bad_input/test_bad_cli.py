@@ -98,3 +98,25 @@ def test_named_model_gets_its_trained_weights(tmp_path, capsys):
     assert main(argv) == 0 and main(argv + ["--pretrained"]) == 0
     assert capsys.readouterr().out.count("weights pretrained") == 2
     assert len(list(tmp_path.glob("*.nc"))) == 1
+
+
+DEMO_MODELS = """models:
+  - {name: convrnn_small_lstm, label: LSTM, temporal_map: {kind: one_to_one}}
+  - {name: ff_small, label: FF, temporal_map: {kind: constant}, weights: random, seed: 1}
+"""
+
+
+@pytest.mark.parametrize("case,yaml_text,message", [
+    ("demo model without weights", DEMO_MODELS, "'convrnn_small_lstm' has no trained weights"),
+    ("demo model with a missing checkpoint", DEMO_MODELS.replace("LSTM, ", "LSTM, weights: none.pt, "),
+     "checkpoint not found: none.pt"),
+    ("demo model with a bad seed", DEMO_MODELS.replace("seed: 1", "seed: -1"), "seed must be an int >= 0"),
+    ("demo config not YAML", "models: [", "demo.yaml"),
+], ids=lambda c: c if isinstance(c, str) and not c.startswith("models") else "")
+def test_bad_demo_config(case, yaml_text, message, tmp_path, capsys, nothing_left):
+    config = tmp_path / "demo.yaml"
+    config.write_text(yaml_text)
+    assert main(["demo", "--config", str(config), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+    nothing_left(tmp_path / "out")
