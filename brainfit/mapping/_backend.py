@@ -108,12 +108,26 @@ class Backend:
         return a @ a.T
 
     def eigh(self, a: Any, overwrite: bool = False) -> tuple[Any, Any]:
-        """Eigenvalues (ascending) and eigenvectors of a symmetric matrix."""
-        if self.name == "numpy":
-            # "evd" (divide and conquer) is ~2x faster than numpy.linalg.eigh here and much faster
-            # than scipy's default "evr" when all eigenvectors are needed.
-            return scipy.linalg.eigh(a, driver="evd", overwrite_a=overwrite, check_finite=False)
-        return torch.linalg.eigh(a)
+        """Eigenvalues (ascending) and eigenvectors of a symmetric matrix.
+
+        Raises
+        ------
+        ValueError
+            When the eigensolver fails (non-finite entries or no convergence), naming the matrix
+            size and dtype, instead of a raw ``LinAlgError``.
+        """
+        try:
+            if self.name == "numpy":
+                # "evd" (divide and conquer) is ~2x faster than numpy.linalg.eigh here and much faster
+                # than scipy's default "evr" when all eigenvectors are needed.
+                return scipy.linalg.eigh(a, driver="evd", overwrite_a=overwrite, check_finite=False)
+            return torch.linalg.eigh(a)
+        except (np.linalg.LinAlgError, torch.linalg.LinAlgError) as err:
+            n = tuple(a.shape)
+            raise ValueError(
+                f"ridge: the eigendecomposition of a {n[0]} x {n[1]} {self.dtype.name} matrix (X'X or XX') failed "
+                f"({err}); the features are likely degenerate or far from unit scale: standardise them, or use "
+                "dtype='float64'") from err
 
     def clamp_min(self, x: Any, value: float) -> Any:
         if self.name == "numpy":

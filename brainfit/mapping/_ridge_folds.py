@@ -12,18 +12,35 @@ is the public face of that reuse.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from brainfit.mapping._alpha_grid import (
+    AlphaGridWarning,
+    _check_finite_result,
+    alpha_edges,
+    edge_codes,
+    feature_scale,
+    scaled_alphas,
+)
 from brainfit.mapping._backend import Backend, get_backend
 from brainfit.mapping._solvers import (
-    DEFAULT_ALPHAS, _as_numpy, _center_into, _check_alphas, _check_cv, _check_xy, _fit_train, _mean64, choose_method,
+    DEFAULT_ALPHAS,
+    _as_numpy,
+    _center_into,
+    _check_alphas,
+    _check_cv,
+    _check_xy,
+    _fit_train,
+    _mean64,
+    choose_method,
 )
 
-__all__ = ["ridge_cv_predictions", "gram_kernel", "check_folds"]
+__all__ = ["check_folds", "gram_kernel", "ridge_cv_predictions"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +62,7 @@ def ridge_cv_predictions(
     random_state: int | None = 0,
     progress: bool = False,
     kernel: Any = None,
+    kernel_scale: float = 1.0,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Out-of-fold ridge predictions; alphas chosen on each training set only.
 
@@ -62,6 +80,10 @@ def ridge_cv_predictions(
         Precomputed ``Xc Xc'`` for the dual, in this backend/dtype, where ``Xc`` is ``X`` minus any
         common row vector (with ``fit_intercept``) or ``X`` itself (without). Lets callers reuse
         one kernel for outer and nested inner folds (its blocks). Ignored in the primal.
+    kernel_scale : float
+        The factor the features were multiplied by before ``kernel`` was computed
+        (``gram_kernel(X, scale=c)`` with ``c = feature_scale(X, mean)``, see
+        :mod:`brainfit.mapping._alpha_grid`); the alphas are multiplied by its square. Default 1.
     Other parameters as in :func:`brainfit.mapping.ridge_cv`.
 
     Returns
@@ -69,9 +91,17 @@ def ridge_cv_predictions(
     predictions : ndarray (n_samples, n_targets) (or (n_samples,) for 1-D ``Y``)
     info : dict of ndarray (n_folds, n_targets)
         ``"alpha"``: alpha selected in each fold; ``"train_var"``: variance of the training
-        targets; ``"cv_mse"`` (only when alphas were selected): the training set's mean squared
+        targets; ``"alpha_edge"`` (int8): -1 / +1 where the selected alpha is an informative
+        lower / upper edge of the grid, else 0 (:func:`~brainfit.mapping._alpha_grid.edge_codes`);
+        ``"cv_mse"`` (only when alphas were selected): the training set's mean squared
         LOO / inner-CV error at the selected alpha, so ``1 - cv_mse / train_var`` is a
         training-only R^2 (used for nested layer selection without refitting).
+
+    Warns
+    -----
+    AlphaGridWarning
+        Once, when the chosen alpha is at an edge of the grid for at least half of the (fold,
+        target) fits (:mod:`brainfit.mapping._alpha_grid`).
     """
     X, Y, one_d = _check_xy(X, Y)
     alphas = _check_alphas(alphas)
@@ -87,22 +117,30 @@ def ridge_cv_predictions(
     chosen = np.empty((len(folds), t))
     train_var = np.empty((len(folds), t))
     cv_mse = np.full((len(folds), t), np.nan) if len(alphas) > 1 else None
+    edge = np.zeros((len(folds), t), dtype=np.int8)
+    largest_eig = 0.0
     if kind == "dual":
         # Centre once on all samples: only for conditioning (the deflation removes any common
         # shift exactly), so no information from test samples enters a fold's fit.
         if kernel is None:
-            K = gram_kernel(X, fit_intercept=fit_intercept, be=be)
+            c = feature_scale(X, _mean64(X) if fit_intercept else None)
+            K = gram_kernel(X, fit_intercept=fit_intercept, be=be, scale=c)
         else:
+            c = float(kernel_scale)
             K = be.asarray(kernel)
             if tuple(K.shape) != (n, n):
                 raise ValueError(f"kernel must have shape ({n}, {n}), got {tuple(K.shape)}")
+    else:
+        # one power-of-two factor for every fold (any factor gives the same fit; _alpha_grid docstring)
+        c = feature_scale(X, _mean64(X) if fit_intercept else None)
+    a_work = scaled_alphas(alphas, c, be.dtype)
     for k, (tr, te) in enumerate(tqdm(folds, desc="ridge folds", disable=not progress, leave=False)):
         tr_i, te_i = be.index(tr), be.index(te)
         if kind == "dual":
             K_tr = K[tr_i][:, tr_i]
             row_mean = K_tr.mean(0) if fit_intercept else None
             dec, Z, y_mean, idx, mse = _fit_train(
-                K_tr, Yb[tr_i], alphas, kind=kind, fit_intercept=fit_intercept, cv=cv,
+                K_tr, Yb[tr_i], a_work, kind=kind, fit_intercept=fit_intercept, cv=cv,
                 alpha_per_target=alpha_per_target, be=be, batch_size=batch_size, random_state=random_state,
                 overwrite=True,
             )
@@ -110,21 +148,28 @@ def ridge_cv_predictions(
             pred = _predict_from_kernel(K[te_i][:, tr_i], row_mean, dec.basis @ Z, y_mean)
         else:
             x_mean = _mean64(X, tr) if fit_intercept else None
-            Xc = _center_into(X, x_mean, be, rows=tr)
+            Xc = _center_into(X, x_mean, be, rows=tr, scale=c)
             dec, Z, y_mean, idx, mse = _fit_train(
-                Xc, Yb[tr_i], alphas, kind=kind, fit_intercept=fit_intercept, cv=cv,
+                Xc, Yb[tr_i], a_work, kind=kind, fit_intercept=fit_intercept, cv=cv,
                 alpha_per_target=alpha_per_target, be=be, batch_size=batch_size, random_state=random_state,
             )
-            pred = _center_into(X, x_mean, be, rows=te) @ (dec.basis @ Z) + y_mean
+            pred = _center_into(X, x_mean, be, rows=te, scale=c) @ (dec.basis @ Z) + y_mean
+        evals = be.to_numpy(dec.evals)
+        largest_eig = max(largest_eig, float(evals.max()) / c**2)
+        edge[k] = edge_codes(idx, alphas, evals, a_work)
         out[te] = be.to_numpy(pred)
         chosen[k] = alphas[idx]
         train_var[k] = Y[tr].var(axis=0)
         if cv_mse is not None:
             cv_mse[k] = mse[idx, np.arange(t)]
         log.debug("fold %d/%d: %s ridge, %d train, %d test", k + 1, len(folds), kind, len(tr), len(te))
-    info = {"alpha": chosen, "train_var": train_var}
+    _check_finite_result(out, c)
+    info = {"alpha": chosen, "train_var": train_var, "alpha_edge": edge}
     if cv_mse is not None:
         info["cv_mse"] = cv_mse
+    edges = alpha_edges(edge, alphas)
+    if edges.at_edge:
+        warnings.warn(edges.message("fold-target fits", largest_eig), AlphaGridWarning, stacklevel=2)
     return (out[:, 0] if one_d else out), info
 
 
@@ -142,15 +187,18 @@ def _predict_from_kernel(K_te: Any, row_mean: Any, C: Any, y_mean: Any) -> Any:
     return K_te @ C + y_mean
 
 
-def gram_kernel(X: np.ndarray, *, fit_intercept: bool = True, be: Backend | None = None) -> Any:
-    """``Xc Xc'`` (n x n) in the backend's dtype, ``Xc`` centred on all rows when ``fit_intercept``.
+def gram_kernel(X: np.ndarray, *, fit_intercept: bool = True, be: Backend | None = None, scale: float = 1.0) -> Any:
+    """``(c Xc)(c Xc)'`` (n x n) in the backend's dtype, ``Xc`` centred on all rows when
+    ``fit_intercept``, ``c = scale`` (a power of two from
+    :func:`~brainfit.mapping._alpha_grid.feature_scale`; pass the same to
+    :func:`ridge_cv_predictions` as ``kernel_scale``).
 
     The centring only conditions the float32 product; the deflated decomposition of any training
     block removes the common offset exactly (module docstring).
     """
     be = get_backend() if be is None else be
     X = _as_numpy(X, "X", (2,))
-    Xc = _center_into(X, _mean64(X) if fit_intercept else None, be)
+    Xc = _center_into(X, _mean64(X) if fit_intercept else None, be, scale=scale)
     return be.gram(Xc)
 
 

@@ -42,15 +42,25 @@ match scikit-learn's float64 results.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from brainfit.mapping._alpha_grid import (
+    AlphaGridWarning,
+    _check_finite_result,
+    _unscale,
+    alpha_edges,
+    edge_codes,
+    feature_scale,
+    scaled_alphas,
+)
 from brainfit.mapping._backend import Backend, get_backend
 
-__all__ = ["RidgeResult", "ridge_cv", "choose_method", "DEFAULT_ALPHAS"]
+__all__ = ["DEFAULT_ALPHAS", "RidgeResult", "choose_method", "ridge_cv"]
 
 #: Default alpha grid: 1e-2 ... 1e6, one per decade (as in the brainfit benchmark).
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-2, 6, 9))
@@ -156,11 +166,13 @@ def choose_method(n_samples: int, n_features: int, method: str = "auto", fit_int
 # ----------------------------------------------------------------------------- building blocks
 
 
-def _center_into(X: np.ndarray, mean: np.ndarray | None, be: Backend, rows: np.ndarray | None = None) -> Any:
-    """``X[rows] - mean`` in the working dtype, computed chunk-wise in float64 so that a large
-    common offset (e.g. ReLU activations) is removed *before* rounding to float32."""
+def _center_into(X: np.ndarray, mean: np.ndarray | None, be: Backend, rows: np.ndarray | None = None,
+                 scale: float = 1.0) -> Any:
+    """``(X[rows] - mean) * scale`` in the working dtype, computed chunk-wise in float64 so that a
+    large common offset (e.g. ReLU activations) is removed *before* rounding to float32, and a
+    far-from-unit scale (:func:`~brainfit.mapping._alpha_grid.feature_scale`) before float32 overflows."""
     n = X.shape[0] if rows is None else len(rows)
-    if be.name == "numpy" and X.dtype == be.dtype and rows is None:
+    if be.name == "numpy" and X.dtype == be.dtype and rows is None and scale == 1.0:
         # Input already in the working precision: its own rounding (eps * |x|) is all there is
         # to lose, so subtract in place of the float64 round trip (saves a pass over X).
         return X - mean.astype(be.dtype) if mean is not None else X.copy()
@@ -171,6 +183,8 @@ def _center_into(X: np.ndarray, mean: np.ndarray | None, be: Backend, rows: np.n
         chunk = np.asarray(X[idx], dtype=np.float64)
         if mean is not None:
             chunk = chunk - mean
+        if scale != 1.0:
+            chunk = chunk * scale
         out[i:i + chunk.shape[0]] = be.asarray(chunk)
     return out
 
@@ -420,6 +434,13 @@ def ridge_cv(
     Returns
     -------
     RidgeResult
+
+    Warns
+    -----
+    AlphaGridWarning
+        When the chosen alpha is at an edge of the grid for at least half of the targets
+        (:mod:`brainfit.mapping._alpha_grid`). Features far from unit scale are solved exactly
+        after a power-of-two rescaling, never overflowing float32.
     """
     X, Y, _ = _check_xy(X, Y)
     alphas = _check_alphas(alphas)
@@ -428,14 +449,21 @@ def ridge_cv(
     n, p = X.shape
     kind = choose_method(n, p, method, fit_intercept)
     x_mean = _mean64(X) if fit_intercept else np.zeros(p)
-    Xc = _center_into(X, x_mean if fit_intercept else None, be)
+    # exact power-of-two rescaling of far-from-unit features (alphas * c**2; _alpha_grid docstring)
+    c = feature_scale(X, x_mean if fit_intercept else None)
+    Xc = _center_into(X, x_mean if fit_intercept else None, be, scale=c)
     Yb = be.asarray(Y)
     data = be.gram(Xc) if kind == "dual" else Xc
+    a_work = scaled_alphas(alphas, c, be.dtype)
     dec, Z, y_mean, idx, mse = _fit_train(
-        data, Yb, alphas, kind=kind, fit_intercept=fit_intercept, cv=cv, alpha_per_target=alpha_per_target,
+        data, Yb, a_work, kind=kind, fit_intercept=fit_intercept, cv=cv, alpha_per_target=alpha_per_target,
         be=be, batch_size=batch_size, random_state=random_state, overwrite=False,
     )
     del data
+    evals = be.to_numpy(dec.evals)
+    edges = alpha_edges(edge_codes(idx, alphas, evals, a_work), alphas)
+    if edges.at_edge:
+        warnings.warn(edges.message("targets", float(evals.max()) / c**2), AlphaGridWarning, stacklevel=2)
     if kind == "dual":
         C = dec.basis @ Z  # (n, t) dual coefficients
         coef = Xc.T @ C if (return_coef or X_test is not None) else None
@@ -446,10 +474,11 @@ def ridge_cv(
         Xt = _as_numpy(X_test, "X_test", (2,))
         if Xt.shape[1] != p:
             raise ValueError(f"X_test has {Xt.shape[1]} features, X has {p}")
-        preds = be.to_numpy(_center_into(Xt, x_mean if fit_intercept else None, be) @ coef + y_mean)
+        preds = be.to_numpy(_center_into(Xt, x_mean if fit_intercept else None, be, scale=c) @ coef + y_mean)
+        _check_finite_result(preds, c)
     return RidgeResult(
         alpha=alphas[idx],
-        coef=be.to_numpy(coef) if (return_coef and coef is not None) else None,
+        coef=_unscale(be.to_numpy(coef), c) if (return_coef and coef is not None) else None,
         x_mean=x_mean.astype(be.dtype),
         y_mean=be.to_numpy(y_mean),
         cv_mse=mse,

@@ -23,6 +23,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from tqdm.auto import tqdm
 
+from brainfit.mapping._alpha_grid import feature_scale
 from brainfit.mapping._backend import get_backend
 from brainfit.mapping._ridge_folds import check_folds, gram_kernel, ridge_cv_predictions
 from brainfit.mapping._solvers import choose_method
@@ -75,13 +76,16 @@ class CrossValidatedFit:
             raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {self.X.shape}")
         _check_finite("X", self.X)
         self._kernel = None
+        self._kernel_scale = 1.0
         m = self.mapping
-        if isinstance(m, RidgeMapping):
-            # dual for all samples implies dual for every (smaller) training set
-            if choose_method(self.X.shape[0], self.X.shape[1], m.method, m.fit_intercept) == "dual":
-                be = get_backend(m.backend, m.dtype, m.device)
-                self._kernel = gram_kernel(self.X, fit_intercept=m.fit_intercept, be=be)
-                log.debug("CrossValidatedFit: one %d x %d ridge kernel for all folds", len(self.X), len(self.X))
+        # dual for all samples implies dual for every (smaller) training set
+        if isinstance(m, RidgeMapping) and choose_method(*self.X.shape, m.method, m.fit_intercept) == "dual":
+            be = get_backend(m.backend, m.dtype, m.device)
+            # far-from-unit features are rescaled exactly by a power of two (_alpha_grid docstring)
+            self._kernel_scale = feature_scale(self.X, self.X.mean(axis=0, dtype=np.float64)
+                                               if m.fit_intercept else None)
+            self._kernel = gram_kernel(self.X, fit_intercept=m.fit_intercept, be=be, scale=self._kernel_scale)
+            log.debug("CrossValidatedFit: one %d x %d ridge kernel for all folds", len(self.X), len(self.X))
 
     @property
     def reuses_kernel(self) -> bool:
@@ -130,7 +134,7 @@ class CrossValidatedFit:
             if self._kernel is not None:
                 K = self._kernel if rows is None else self._kernel[rows][:, rows]
             pred, info = ridge_cv_predictions(X, Y, folds, m.alphas, progress=self.progress, kernel=K,
-                                              **m._solver_kwargs())
+                                              kernel_scale=self._kernel_scale, **m._solver_kwargs())
             return pred.astype(np.float64), info
         pred = np.empty(Y.shape, dtype=np.float64)
         for tr, te in tqdm(folds, desc="mapping folds", disable=not self.progress, leave=False):

@@ -50,6 +50,11 @@ _FORMAT = "brainfit.splits"
 _VERSION = 1
 
 
+def _is_int(v: Any) -> bool:
+    """An integer that JSON could have written (not a bool, not a float or string)."""
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
 def _derive_seed(seed: int, *keys: int) -> int:
     """A child seed for nested folds, independent of the parent's stream."""
     return int(np.random.SeedSequence([int(seed), *[int(k) for k in keys]]).generate_state(1)[0])
@@ -263,12 +268,41 @@ class Splits:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Splits:
+        """Splits from :meth:`to_dict`'s content.
+
+        Raises
+        ------
+        ValueError
+            Naming the missing field or the field of the wrong type (and, through the
+            constructor, out-of-range or empty folds).
+        """
         if not isinstance(d, dict) or d.get("format") != _FORMAT:
-            raise ValueError(f"not a brainfit splits object (expected format {_FORMAT!r})")
+            got = type(d).__name__ if not isinstance(d, dict) else f"format {d.get('format')!r}"
+            raise ValueError(f"not a brainfit splits object (expected format {_FORMAT!r}, got {got})")
         if d.get("version") != _VERSION:
             raise ValueError(f"unsupported splits version {d.get('version')!r} (this brainfit reads {_VERSION})")
-        return cls({str(k): int(v) for k, v in d["folds"].items()}, int(d["n_folds"]), seed=int(d.get("seed", 0)),
-                   stratify=d.get("stratify"), strata=d.get("strata"))
+        missing = [k for k in ("folds", "n_folds") if k not in d]
+        if missing:
+            raise ValueError(f"splits lack the field(s) {missing}")
+        folds = d["folds"]
+        if not isinstance(folds, dict) or not folds:
+            raise ValueError(f"splits field 'folds' must be a non-empty mapping of stimulus_id to fold index, "
+                             f"got {type(folds).__name__} {_short(list(folds)) if isinstance(folds, list) else ''}")
+        bad = [k for k, v in folds.items() if not _is_int(v)]
+        if bad:
+            raise ValueError(f"splits field 'folds' must map each stimulus_id to an integer fold index; not an "
+                             f"integer for {_short(bad)} (e.g. {folds[bad[0]]!r})")
+        for key in ("n_folds", "seed"):
+            if key in d and not _is_int(d[key]):
+                raise ValueError(f"splits field {key!r} must be an integer, got {d[key]!r}")
+        stratify, strata = d.get("stratify"), d.get("strata")
+        if stratify is not None and not isinstance(stratify, str):
+            raise ValueError(f"splits field 'stratify' must be a string or null, got {stratify!r}")
+        if strata is not None and not isinstance(strata, dict):
+            raise ValueError(f"splits field 'strata' must be a mapping of stimulus_id to label, got "
+                             f"{type(strata).__name__}")
+        return cls({str(k): int(v) for k, v in folds.items()}, int(d["n_folds"]), seed=int(d.get("seed", 0)),
+                   stratify=stratify, strata=strata)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write JSON atomically; returns the path."""
@@ -276,15 +310,27 @@ class Splits:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Splits:
-        """Read splits written by :meth:`save`."""
+        """Read splits written by :meth:`save`.
+
+        Raises
+        ------
+        FileNotFoundError
+            When ``path`` does not exist.
+        ValueError
+            Naming the file and the problem: not JSON (e.g. truncated), not a splits object, a
+            missing field or one of the wrong type, or inconsistent folds.
+        """
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"splits file not found: {path}")
         try:
-            d = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"cannot read splits from {path}: not JSON, or truncated ({err})") from err
+        try:
+            return cls.from_dict(d)
+        except ValueError as err:
             raise ValueError(f"cannot read splits from {path}: {err}") from err
-        return cls.from_dict(d)
 
 
 def make_splits(

@@ -24,7 +24,11 @@ Raw score
     null simulations with 192 stimuli and 10 folds); a correlation within each fold is invariant to
     each fold's offset and scale, so it is unbiased (Brain-Score averages per-fold correlations for
     the same reason). A fold where the predictions (or responses) are constant contributes 0.
-    ``r`` is NaN where the responses are constant in every fold.
+    ``r`` is NaN where the responses are constant in every fold. A within-fold ``r`` needs
+    ``ScoringConfig.min_fold_stimuli`` (10) stimuli per test fold -- on fewer points ``r`` is too
+    noisy and biased toward 0 -- and smaller folds are an error naming the remedies: fewer folds,
+    or ``r_over="pooled"`` (one ``r`` over all stimuli, biased down by the fold offsets described
+    above; see :class:`ScoringConfig`). The attr ``r_within_folds`` records which was computed.
 Ceiling
     The Spearman-Brown-corrected split-half reliability of the trial-averaged responses: for each
     of ``n_splits`` random splits, every stimulus's trials are shuffled and split into two halves
@@ -34,7 +38,10 @@ Ceiling
     the noise variance of a half-average to that of the full average,
     ``k = mean_s(1 / h_s) / mean_s(1 / n_s)`` over stimuli ``s``; with equal, even repetition
     counts ``k = 2``. The splits are seeded and defined on ``(stimulus_id, repetition)``, so the
-    result does not depend on the order of presentations.
+    result does not depend on the order of presentations. Fewer than 10 stimuli with >= 2
+    repetitions warn (``RuntimeWarning``: the split-half ``r`` over them is too noisy to divide
+    scores by), fewer than 3 are an error. A precomputed ``ceiling=`` is matched to the data by
+    ``neuroid_id`` and time bins, like every assembly; missing, extra or differing ones are errors.
 Ceiled score
     ``ceiled = sign(r) * r**2 / ceiling``: the fraction of the *explainable* variance that the
     model explains. Why ``r**2 / ceiling`` and never ``/ ceiling**2``: the reliability of the
@@ -54,7 +61,8 @@ Reliability threshold
 Confidence intervals
     Percentile bootstrap over stimuli: each resample draws stimuli with replacement and recomputes
     ``r``, the ceiling (from ``n_bootstrap_splits`` of the split halves) and the median ceiled
-    score per time bin. The same resamples are used for every layer, so layers are paired.
+    score per time bin. The same resamples are used for every layer, so layers are paired. With
+    ``r_over="pooled"`` each resample's ``r`` is the pooled ``r`` over its stimuli.
 Layer selection
     Nested, on training stimuli only: for each outer fold, every layer is scored on that fold's
     training set alone, the layer with the highest median score over the region's neuroids
@@ -65,14 +73,29 @@ Layer selection
 """
 
 from brainfit.scoring.bootstrap import median_over
-from brainfit.scoring.ceiling import CEILING_CONVENTION, ceiled_score, split_half_ceiling, split_half_masks
+from brainfit.scoring.ceiling import (
+    CEILING_CONVENTION,
+    ceiled_score,
+    split_half_ceiling,
+    split_half_masks,
+)
 from brainfit.scoring.config import ScoringConfig
 from brainfit.scoring.correlation import correlate, pearson_r, standardize_within_folds
 from brainfit.scoring.pipeline import fit_and_score, score_predictions
 from brainfit.scoring.results import load_scores, save_scores
 
 __all__ = [
-    "CEILING_CONVENTION", "pearson_r", "correlate", "split_half_masks", "split_half_ceiling",
-    "ceiled_score", "standardize_within_folds", "score_predictions", "fit_and_score", "save_scores", "load_scores",
-    "ScoringConfig", "median_over",
+    "CEILING_CONVENTION",
+    "ScoringConfig",
+    "ceiled_score",
+    "correlate",
+    "fit_and_score",
+    "load_scores",
+    "median_over",
+    "pearson_r",
+    "save_scores",
+    "score_predictions",
+    "split_half_ceiling",
+    "split_half_masks",
+    "standardize_within_folds",
 ]

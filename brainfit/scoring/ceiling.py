@@ -8,6 +8,8 @@ so that every result is independent of the order of presentations.
 from __future__ import annotations
 
 import logging
+import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -15,13 +17,30 @@ import scipy.sparse
 import xarray as xr
 
 from brainfit.assembly import (
-    NEUROID, NEUROID_ID, PRESENTATION, REPETITION, TIME_BIN, has_repetitions, stimulus_ids, validate_neural,
+    NEUROID,
+    NEUROID_ID,
+    PRESENTATION,
+    REPETITION,
+    TIME_BIN,
+    TIME_BIN_END,
+    TIME_BIN_START,
+    _short,
+    has_repetitions,
+    stimulus_ids,
+    validate_neural,
 )
-from brainfit.scoring.correlation import _align_neuroids, _coords_without, pearson_r
+from brainfit.scoring.correlation import _coords_without, pearson_r
 
-__all__ = ["CEILING_CONVENTION", "split_half_masks", "split_half_ceiling", "ceiled_score"]
+__all__ = ["CEILING_CONVENTION", "ceiled_score", "split_half_ceiling", "split_half_masks"]
 
 log = logging.getLogger(__name__)
+
+#: Fewer stimuli with repetitions than this in a split-half ceiling warn (3 is the hard minimum).
+#: Why 10: the split-half ``r`` over ``n`` stimuli has a standard error of about
+#: ``(1 - r**2) / sqrt(n - 1)`` -- 0.71 at n = 3, 0.50 at 5, 0.33 at 10 (r = 0) -- and the ceiling
+#: divides every ceiled score, so below ~10 stimuli its noise swamps the scores it normalises.
+#: The same figure as ``ScoringConfig.min_fold_stimuli``, for the same reason.
+MIN_CEILING_STIMULI = 10
 
 CEILING_CONVENTION = (
     "ceiled = sign(r) * r**2 / ceiling; ceiling = Spearman-Brown-corrected split-half reliability of the "
@@ -93,14 +112,23 @@ def _half_means(values: np.ndarray, group: np.ndarray, labels: np.ndarray, n_gro
 
 
 def _split_half_core(values: np.ndarray, group: np.ndarray, rep: np.ndarray, n_groups: int, n_splits: int, seed: int,
-                     keep_halves: int = 0) -> dict[str, Any]:
-    """Split-half reliability per column of ``values`` (n_trials, F)."""
+                     keep_halves: int = 0, stacklevel: int = 3) -> dict[str, Any]:
+    """Split-half reliability per column of ``values`` (n_trials, F); ``stacklevel`` of the few-stimuli
+    warning points at the public caller."""
     counts = np.bincount(group[group >= 0], minlength=n_groups)
     usable = np.flatnonzero(counts >= 2)
     if len(usable) < 3:
-        raise ValueError(f"split-half ceilings need at least 3 stimuli with >= 2 repetitions, found {len(usable)}")
+        raise ValueError(f"split-half ceilings need at least 3 stimuli with >= 2 repetitions, found {len(usable)} "
+                         f"(of {n_groups} stimuli): a correlation over 2 stimuli is always +-1")
     if len(usable) < n_groups:
         log.info("ceiling: %d of %d stimuli have >= 2 repetitions and enter the ceiling", len(usable), n_groups)
+    if len(usable) < MIN_CEILING_STIMULI:
+        warnings.warn(
+            f"only {len(usable)} stimuli (of {n_groups}) have >= 2 repetitions and enter the split-half ceiling, "
+            f"fewer than {MIN_CEILING_STIMULI}: the ceiling (and every ceiled score, divided by it) is very noisy "
+            f"(SE of a split-half r over {len(usable)} stimuli ~ {1 / math.sqrt(len(usable) - 1):.2f} at r = 0); "
+            "report raw r, or pass a ceiling estimated on more stimuli",
+            RuntimeWarning, stacklevel=stacklevel)
     # compact group index over usable stimuli
     remap = np.full(n_groups, -1, dtype=int)
     remap[usable] = np.arange(len(usable))
@@ -141,6 +169,16 @@ def split_half_ceiling(neural: xr.DataArray, *, n_splits: int = 100, seed: int =
     DataArray (neuroid x time_bin) named ``"ceiling"`` with coord ``split_half_r`` (the mean
     uncorrected split-half r) and attrs ``n_splits``, ``seed``, ``spearman_brown_k``,
     ``n_stimuli``, ``convention``.
+
+    Raises
+    ------
+    ValueError
+        For data without repetitions, or fewer than 3 stimuli with >= 2 repetitions.
+
+    Warns
+    -----
+    RuntimeWarning
+        When fewer than :data:`MIN_CEILING_STIMULI` (10) stimuli have >= 2 repetitions.
     """
     neural = validate_neural(neural, require_repetitions=True)
     if n_splits < 1:
@@ -153,7 +191,7 @@ def split_half_ceiling(neural: xr.DataArray, *, n_splits: int = 100, seed: int =
     out = xr.DataArray(res["ceiling"].reshape(n_neur, n_bins), dims=(NEUROID, TIME_BIN), coords=coords, name="ceiling")
     out = out.assign_coords(split_half_r=((NEUROID, TIME_BIN), res["r_half"].reshape(n_neur, n_bins)))
     out.attrs.update(n_splits=int(n_splits), seed=int(seed), spearman_brown_k=res["k"],
-                     n_stimuli=int(len(res["usable"])), convention=CEILING_CONVENTION)
+                     n_stimuli=len(res["usable"]), convention=CEILING_CONVENTION)
     return out
 
 
@@ -167,6 +205,59 @@ def ceiled_score(r: Any, ceiling: Any) -> Any:
         return np.where(c_arr > 0, np.sign(r_arr) * r_arr**2 / np.where(c_arr > 0, c_arr, 1.0), np.nan)
 
 
+def _align_given_ceiling(ceiling: Any, avg: xr.DataArray) -> xr.DataArray:
+    """A precomputed ceiling (neuroid x time_bin) matched to ``avg`` by ``neuroid_id`` and time bins.
+
+    Like every assembly it is matched by coordinate, never by position (DESIGN.md), so it needs
+    the ``neuroid_id`` and ``time_bin_start``/``time_bin_end`` coords that
+    :func:`split_half_ceiling` gives it, and exactly the neural data's neuroids and bins.
+
+    Raises
+    ------
+    ValueError
+        Naming the wrong type or dims, the missing coord, duplicate ids, the missing and extra
+        neuroid ids, the differing bins, or infinite values.
+    """
+    if not isinstance(ceiling, xr.DataArray):
+        # bad assembly input is a ValueError throughout brainfit (DESIGN.md), wrong type included
+        raise ValueError(  # noqa: TRY004
+            f"ceiling must be an xarray.DataArray (neuroid x time_bin), got {type(ceiling).__name__}")
+    if set(ceiling.dims) != {NEUROID, TIME_BIN} or ceiling.ndim != 2:
+        raise ValueError(f"ceiling must have dims ({NEUROID!r}, {TIME_BIN!r}), got {tuple(ceiling.dims)}")
+    for coord, dim in ((NEUROID_ID, NEUROID), (TIME_BIN_START, TIME_BIN), (TIME_BIN_END, TIME_BIN)):
+        if coord not in ceiling.coords or ceiling.coords[coord].dims != (dim,):
+            raise ValueError(f"ceiling has no {coord!r} coord on {dim!r}: a given ceiling is matched to the neural "
+                             "data by neuroid_id and time bins, never by position (split_half_ceiling's output "
+                             "carries them)")
+    cid = np.asarray(ceiling.coords[NEUROID_ID].values).astype(str)
+    dup = sorted({s for s in cid.tolist() if (cid == s).sum() > 1})
+    if dup:
+        raise ValueError(f"ceiling has duplicate neuroid_id(s) {_short(dup)}")
+    nid = np.asarray(avg.coords[NEUROID_ID].values).astype(str)
+    missing, extra = sorted(set(nid) - set(cid)), sorted(set(cid) - set(nid))
+    if missing or extra:
+        raise ValueError(f"ceiling neuroids do not match the neural assembly: {len(missing)} missing from the "
+                         f"ceiling ({_short(missing)}), {len(extra)} extra in the ceiling ({_short(extra)})")
+    cbins = list(zip(np.asarray(ceiling.coords[TIME_BIN_START].values, float).tolist(),
+                     np.asarray(ceiling.coords[TIME_BIN_END].values, float).tolist()))
+    nbins = list(zip(np.asarray(avg.coords[TIME_BIN_START].values, float).tolist(),
+                     np.asarray(avg.coords[TIME_BIN_END].values, float).tolist()))
+    if len(set(cbins)) != len(cbins) or set(cbins) != set(nbins):
+        raise ValueError(
+            "ceiling time bins differ from the neural assembly's: "
+            f"{len(set(nbins) - set(cbins))} missing from the ceiling {_short(sorted(set(nbins) - set(cbins)))}, "
+            f"{len(set(cbins) - set(nbins))} extra in the ceiling {_short(sorted(set(cbins) - set(nbins)))} "
+            f"([start, end) ms; ceiling bins {_short(cbins)}, neural bins {_short(nbins)})")
+    index = {s: i for i, s in enumerate(cid.tolist())}
+    bindex = {b: i for i, b in enumerate(cbins)}
+    c = ceiling.transpose(NEUROID, TIME_BIN).isel({NEUROID: [index[s] for s in nid.tolist()],
+                                                   TIME_BIN: [bindex[b] for b in nbins]})
+    vals = np.asarray(c.values, dtype=np.float64)
+    if np.isinf(vals).any():
+        raise ValueError(f"ceiling contains {int(np.isinf(vals).sum())} infinite value(s)")
+    return c
+
+
 def _ceiling_for(neural: xr.DataArray, avg: xr.DataArray, ceiling: xr.DataArray | None, n_ceiling_splits: int,
                  seed: int, n_bootstrap: int,
                  n_bootstrap_splits: int) -> tuple[np.ndarray, dict[str, Any] | None, dict[str, Any]]:
@@ -178,11 +269,7 @@ def _ceiling_for(neural: xr.DataArray, avg: xr.DataArray, ceiling: xr.DataArray 
     """
     N, T = avg.sizes[NEUROID], avg.sizes[TIME_BIN]
     if ceiling is not None:
-        c = ceiling.transpose(NEUROID, TIME_BIN) if isinstance(ceiling, xr.DataArray) else None
-        if c is None or c.shape != (N, T):
-            raise ValueError(f"ceiling must be a DataArray (neuroid x time_bin) of shape {(N, T)}")
-        if NEUROID_ID in c.coords:
-            c = _align_neuroids(c, avg)
+        c = _align_given_ceiling(ceiling, avg)
         vals = np.asarray(c.values, dtype=np.float64)
         given = {f"ceiling_{k}": v for k, v in c.attrs.items() if isinstance(v, (int, float, str))}
         return vals, None, {"ceiling_source": "given", **given}
@@ -196,8 +283,8 @@ def _ceiling_for(neural: xr.DataArray, avg: xr.DataArray, ceiling: xr.DataArray 
     n_trials = neural.sizes[PRESENTATION]
     keep = min(n_bootstrap_splits, n_ceiling_splits) if n_bootstrap else 0
     res = _split_half_core(neural.values.reshape(n_trials, -1).astype(np.float64), group, rep, len(ids),
-                           n_ceiling_splits, seed, keep_halves=keep)
+                           n_ceiling_splits, seed, keep_halves=keep, stacklevel=4)
     attrs = {"ceiling_source": "split_half", "ceiling_n_splits": int(n_ceiling_splits),
-             "ceiling_spearman_brown_k": res["k"], "ceiling_n_stimuli": int(len(res["usable"]))}
+             "ceiling_spearman_brown_k": res["k"], "ceiling_n_stimuli": len(res["usable"])}
     res["split_half_r"] = res["r_half"].reshape(N, T)
     return res["ceiling"].reshape(N, T), res, attrs

@@ -14,11 +14,21 @@ import numpy as np
 import xarray as xr
 
 from brainfit.assembly import (
-    NEURAL_DIMS, NEUROID, NEUROID_ID, PRESENTATION, TIME_BIN, TIME_BIN_END, TIME_BIN_START, _short,
-    average_repetitions, reorder_to, stimulus_ids, validate_neural,
+    NEURAL_DIMS,
+    NEUROID,
+    NEUROID_ID,
+    PRESENTATION,
+    TIME_BIN,
+    TIME_BIN_END,
+    TIME_BIN_START,
+    _short,
+    average_repetitions,
+    reorder_to,
+    stimulus_ids,
+    validate_neural,
 )
 
-__all__ = ["pearson_r", "standardize_within_folds", "correlate"]
+__all__ = ["correlate", "pearson_r", "standardize_within_folds"]
 
 
 def pearson_r(x: np.ndarray, y: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -71,6 +81,28 @@ def standardize_within_folds(a: np.ndarray, fold_of: np.ndarray | None, axis: in
         ok = sd > 1e-12 * np.maximum(scale, 1e-300)
         a[idx] = np.where(ok, block / np.where(ok, sd, 1.0), 0.0)
     return np.moveaxis(a, 0, axis)
+
+
+def _check_fold_sizes(fold_of: np.ndarray, min_fold_stimuli: int) -> None:
+    """Refuse a within-fold ``r`` on test folds smaller than ``min_fold_stimuli`` stimuli.
+
+    ``fold_of`` (n,) is each stimulus's test fold. The message names the smallest fold, the
+    minimum and the remedies (fewer folds, ``r_over="pooled"``); see ``ScoringConfig`` for why.
+    """
+    folds, sizes = np.unique(np.asarray(fold_of), return_counts=True)
+    if min_fold_stimuli < 3 or sizes.min() >= min_fold_stimuli:
+        return
+    n, k = int(sizes.sum()), len(folds)
+    small = folds[sizes < min_fold_stimuli]
+    most = n // min_fold_stimuli
+    fewer = (f"use at most {most} folds ({n} stimuli // {min_fold_stimuli})" if most >= 2 else
+             f"no split of {n} stimuli into >= 2 folds reaches that")
+    raise ValueError(
+        f"test fold {int(folds[np.argmin(sizes)])} holds {int(sizes.min())} stimuli ({len(small)} of {k} folds hold "
+        f"fewer than {min_fold_stimuli}; {n} stimuli in {k} folds), fewer than min_fold_stimuli={min_fold_stimuli} "
+        f"needed for a within-fold r (r on a few points is too noisy and biased toward 0): {fewer}, or set "
+        f"r_over='pooled' to correlate the out-of-fold predictions over all stimuli"
+    )
 
 
 def _weighted_pearson(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -143,7 +175,8 @@ def _coords_without(a: xr.DataArray, dim: str) -> dict[str, Any]:
 
 def _align_predictions(predictions: xr.DataArray, avg: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
     if not isinstance(predictions, xr.DataArray):
-        raise ValueError(f"predictions must be an xarray.DataArray, got {type(predictions).__name__}")
+        # bad assembly input is a ValueError throughout brainfit (DESIGN.md), wrong type included
+        raise ValueError(f"predictions must be an xarray.DataArray, got {type(predictions).__name__}")  # noqa: TRY004
     missing = [d for d in NEURAL_DIMS if d not in predictions.dims]
     if missing:
         raise ValueError(f"predictions have dims {tuple(predictions.dims)}: missing dim(s) {missing}")

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,22 +15,57 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from brainfit.assembly import (
-    LAYER, NEURAL_DIMS, NEUROID, PRESENTATION, REGION, TIME_BIN, average_repetitions, reorder_to, stimulus_ids,
+    LAYER,
+    NEURAL_DIMS,
+    NEUROID,
+    PRESENTATION,
+    REGION,
+    TIME_BIN,
+    average_repetitions,
+    reorder_to,
+    stimulus_ids,
     validate_neural,
 )
-from brainfit.mapping import CrossValidatedFit, RidgeMapping, Splits, make_splits
+from brainfit.mapping import (
+    AlphaEdges,
+    AlphaGridWarning,
+    CrossValidatedFit,
+    RidgeMapping,
+    Splits,
+    alpha_edges,
+    make_splits,
+)
 from brainfit.scoring.ceiling import _ceiling_for
 from brainfit.scoring.config import ScoringConfig
-from brainfit.scoring.correlation import _align_predictions
+from brainfit.scoring.correlation import _align_predictions, _check_fold_sizes
 from brainfit.scoring.features import _features_per_bin, _fit_problem, _layer_masks
-from brainfit.scoring.results import _PER_LAYER, _build_dataset, _score_arrays, _settings
+from brainfit.scoring.results import (
+    _PER_LAYER,
+    _build_dataset,
+    _score_arrays,
+    _settings,
+)
 from brainfit.scoring.selection import (
-    _CRITERIA, _choose_layers, _inner_fold_scores, _loo_scores, _selection_criterion,
+    _CRITERIA,
+    _choose_layers,
+    _inner_fold_scores,
+    _loo_scores,
+    _selection_criterion,
 )
 
 __all__ = ["fit_and_score", "score_predictions"]
 
 log = logging.getLogger(__name__)
+
+
+def _warn_alpha_edges(edges: dict[str, AlphaEdges]) -> None:
+    """One :class:`AlphaGridWarning` naming every layer whose (fold, neuroid, bin) fits chose an
+    alpha at an edge of the grid for at least half of them (:mod:`brainfit.mapping._alpha_grid`)."""
+    bad = {name: e for name, e in edges.items() if e.at_edge}
+    if bad:
+        layers = "; ".join(f"layer {name!r}: {e.describe('fold-neuroid-bin fits')}" for name, e in bad.items())
+        warnings.warn(f"ridge chose alphas at the edge of the grid in {len(bad)} of {len(edges)} layer(s) -- "
+                      f"{layers}; {next(iter(bad.values())).advice()}", AlphaGridWarning, stacklevel=3)
 
 
 def score_predictions(
@@ -54,12 +90,14 @@ def score_predictions(
         Precomputed ceiling (skips the split-half computation; not resampled by the bootstrap).
     splits : Splits, optional
         The folds that produced the predictions: ``r`` is then computed within folds (package
-        docstring). Without it, predictions and responses are correlated as they are.
+        docstring), unless ``r_over="pooled"``. Without it, predictions and responses are
+        correlated over all stimuli as they are (attr ``r_within_folds`` False).
     config : ScoringConfig, optional
         Ceiling, reliability, bootstrap and seed settings (default ``ScoringConfig()``).
     **settings
         :class:`ScoringConfig` fields overriding ``config``: ``n_ceiling_splits``,
-        ``reliability_threshold``, ``n_bootstrap``, ``n_bootstrap_splits``, ``ci``, ``seed``.
+        ``reliability_threshold``, ``n_bootstrap``, ``n_bootstrap_splits``, ``ci``, ``seed``,
+        ``r_over``, ``min_fold_stimuli``.
 
     Returns
     -------
@@ -74,7 +112,9 @@ def score_predictions(
     TypeError
         Naming settings that are not :class:`ScoringConfig` fields.
     ValueError
-        Naming the invalid setting, or the mismatched stimuli, neuroids, bins or dims.
+        Naming the invalid setting, or the mismatched stimuli, neuroids, bins or dims (of the
+        predictions or of a given ceiling); or, for ``r`` within folds, a test fold smaller than
+        ``min_fold_stimuli`` (naming the remedies).
     """
     cfg = ScoringConfig.resolve(config, **settings)
     neural = validate_neural(neural)
@@ -85,13 +125,17 @@ def score_predictions(
         raise ValueError(f"predictions may have one dim besides {NEURAL_DIMS} (e.g. layer), got {extra}")
     pv = pred.transpose(*NEURAL_DIMS, *extra).values
     pv = np.moveaxis(pv, -1, 0) if extra else pv[None]
+    fold_of = None if splits is None else splits.check_stimuli(stimulus_ids(avg), name="neural assembly")
     ceil, info, cattrs = _ceiling_for(neural, avg, ceiling, cfg.n_ceiling_splits, cfg.seed, cfg.n_bootstrap,
                                       cfg.n_bootstrap_splits)
-    fold_of = None if splits is None else splits.check_stimuli(stimulus_ids(avg), name="neural assembly")
-    arrays = _score_arrays(pv.astype(np.float64), avg.values.astype(np.float64), ceil, info, cfg, fold_of)
+    within = fold_of is not None and cfg.r_over == "folds"
+    if within:
+        _check_fold_sizes(fold_of, cfg.min_fold_stimuli)
+    arrays = _score_arrays(pv.astype(np.float64), avg.values.astype(np.float64), ceil, info, cfg,
+                           fold_of if within else None)
     extra_coords = {d: pred.coords[d] for d in extra if d in pred.coords}
     ds = _build_dataset(avg, arrays, ceil, info, extra[0] if extra else None, extra_coords)
-    ds.attrs.update(_settings(cfg, r_within_folds=splits is not None), **cattrs)
+    ds.attrs.update(_settings(cfg, r_within_folds=within), **cattrs)
     return ds
 
 
@@ -159,7 +203,8 @@ def fit_and_score(
         Ceiling, reliability, bootstrap and seed settings (default ``ScoringConfig()``).
     **settings
         :class:`ScoringConfig` fields overriding ``config``: ``n_ceiling_splits``,
-        ``reliability_threshold``, ``n_bootstrap``, ``n_bootstrap_splits``, ``ci``, ``seed``.
+        ``reliability_threshold``, ``n_bootstrap``, ``n_bootstrap_splits``, ``ci``, ``seed``,
+        ``r_over``, ``min_fold_stimuli``.
 
     Returns
     -------
@@ -177,7 +222,17 @@ def fit_and_score(
     TypeError
         Naming settings that are not :class:`ScoringConfig` fields.
     ValueError
-        Naming the invalid setting, or the mismatched stimuli, bins, layers or non-finite values.
+        Naming the invalid setting, or the mismatched stimuli, bins, layers or non-finite values;
+        or a test fold smaller than ``min_fold_stimuli`` with ``r_over="folds"`` (naming the
+        remedies). Raised before any fit.
+
+    Warns
+    -----
+    AlphaGridWarning
+        Once per call, naming the layers where ridge chose an alpha at the edge of its grid for
+        a large share of the (fold, neuroid, bin) fits (:mod:`brainfit.mapping._alpha_grid`).
+    RuntimeWarning
+        When fewer than 10 stimuli with repetitions enter the split-half ceiling.
     """
     cfg = ScoringConfig.resolve(config, **settings)
     mapping = RidgeMapping() if mapping is None else mapping
@@ -206,6 +261,12 @@ def fit_and_score(
     region_names = list(dict.fromkeys(regions.tolist()))
     do_select = select_layers and L > 1
     criterion = _selection_criterion(layer_selection, mapping, shared_across_bins) if do_select else None
+    # the ceiling and the fold sizes are checked before any fit (a bad ceiling fails fast)
+    ceil, cinfo, cattrs = _ceiling_for(neural, avg, ceiling, cfg.n_ceiling_splits, cfg.seed, cfg.n_bootstrap,
+                                      cfg.n_bootstrap_splits)
+    within = cfg.r_over == "folds"
+    if within:
+        _check_fold_sizes(fold_of, cfg.min_fold_stimuli)
     inner = [splits.inner(k, inner_folds) for k in range(len(folds))] if criterion == "inner_folds" else []
     inner_idx = [sp.indices(ids[tr]) for sp, (tr, _) in zip(inner, folds)]
     pred = np.empty((L, n, N, T))
@@ -213,42 +274,47 @@ def fit_and_score(
     alpha = np.full((len(folds), N, T, L), np.nan)
     has_alpha = False
     values = mapped.values
+    edges: dict[str, AlphaEdges] = {}
     bar = tqdm(total=L * len(groups), desc="fit_and_score", disable=not progress)
-    for li, name in enumerate(layer_names):
-        for bins in groups:
-            X, Yg, fit_folds = _fit_problem(values, masks[name], Y, bins, shared, shared_across_bins, folds)
-            fitter = CrossValidatedFit(mapping, X)  # one ridge kernel for the outer and inner folds
-            p, info = fitter.predict(Yg, fit_folds)
-            if shared_across_bins:
-                pred[li] = p.reshape(T, n, N).transpose(1, 2, 0)
-            else:
-                pred[li][:, :, bins] = p.reshape(n, N, len(bins))
-            if "alpha" in info:
-                a = info["alpha"].reshape(len(folds), N, -1)
-                alpha[:, :, bins, li] = a if a.shape[2] == len(bins) else a[:, :, :1]
-                has_alpha = True
-            if criterion == "loo":
-                sel_score[li][:, :, bins] = _loo_scores(info, len(folds), N)
-            elif criterion == "inner_folds":
-                sel_score[li][:, :, bins] = _inner_fold_scores(fitter, Yg, Y, bins, folds, inner, inner_idx, ids,
-                                                               shared_across_bins)
-            bar.update(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AlphaGridWarning)  # one summary over all fits below, not one per fit
+        for li, name in enumerate(layer_names):
+            for bins in groups:
+                X, Yg, fit_folds = _fit_problem(values, masks[name], Y, bins, shared, shared_across_bins, folds)
+                fitter = CrossValidatedFit(mapping, X)  # one ridge kernel for the outer and inner folds
+                p, info = fitter.predict(Yg, fit_folds)
+                if shared_across_bins:
+                    pred[li] = p.reshape(T, n, N).transpose(1, 2, 0)
+                else:
+                    pred[li][:, :, bins] = p.reshape(n, N, len(bins))
+                if "alpha" in info:
+                    a = info["alpha"].reshape(len(folds), N, -1)
+                    alpha[:, :, bins, li] = a if a.shape[2] == len(bins) else a[:, :, :1]
+                    has_alpha = True
+                if "alpha_edge" in info:
+                    e = alpha_edges(info["alpha_edge"], np.atleast_1d(mapping.alphas))
+                    edges[name] = edges[name] + e if name in edges else e
+                if criterion == "loo":
+                    sel_score[li][:, :, bins] = _loo_scores(info, len(folds), N)
+                elif criterion == "inner_folds":
+                    sel_score[li][:, :, bins] = _inner_fold_scores(fitter, Yg, Y, bins, folds, inner, inner_idx, ids,
+                                                                   shared_across_bins)
+                bar.update(1)
     bar.close()
+    _warn_alpha_edges(edges)
 
     if do_select:
         chosen, sel = _choose_layers(pred, sel_score, folds, regions, region_names, layer_names)
         pred = np.concatenate([pred, sel[None]])  # scored together: same bootstrap resamples
 
-    ceil, info, cattrs = _ceiling_for(neural, avg, ceiling, cfg.n_ceiling_splits, cfg.seed, cfg.n_bootstrap,
-                                      cfg.n_bootstrap_splits)
-    arrays = _score_arrays(pred, Y, ceil, info, cfg, fold_of)
+    arrays = _score_arrays(pred, Y, ceil, cinfo, cfg, fold_of if within else None)
     per_layer = {k: (v[:L] if k in _PER_LAYER else v) for k, v in arrays.items()}
-    ds = _build_dataset(avg, per_layer, ceil, info, LAYER, {LAYER: (LAYER, np.array(layer_names, dtype=object))})
+    ds = _build_dataset(avg, per_layer, ceil, cinfo, LAYER, {LAYER: (LAYER, np.array(layer_names, dtype=object))})
     if has_alpha:
         ds["alpha"] = xr.DataArray(alpha, dims=("fold", NEUROID, TIME_BIN, LAYER))
     if do_select:
         selected = {k: (v[L:] if k in _PER_LAYER else v) for k, v in arrays.items()}
-        sds = _build_dataset(avg, selected, ceil, info, None, {}, suffix="_selected")
+        sds = _build_dataset(avg, selected, ceil, cinfo, None, {}, suffix="_selected")
         for v in sds.data_vars:
             ds[v] = sds[v]
         # its own dim name: the neuroid coord "region" stays on the neuroids
@@ -264,7 +330,7 @@ def fit_and_score(
         if do_select:
             ds["prediction_selected"] = xr.DataArray(sel, dims=(PRESENTATION, NEUROID, TIME_BIN))
     mapping_params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in mapping.get_params().items()}
-    ds.attrs.update(_settings(cfg, r_within_folds=True), **cattrs)
+    ds.attrs.update(_settings(cfg, r_within_folds=within), **cattrs)
     tmap_attr = (temporal_map.to_dict() if hasattr(temporal_map, "to_dict")
                  else (None if temporal_map is None else repr(temporal_map)))
     ds.attrs.update(

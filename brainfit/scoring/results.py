@@ -8,6 +8,7 @@ with :meth:`ScoringConfig.from_attrs`), the ceiling convention, the brainfit ver
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,9 +19,13 @@ from brainfit.assembly import NEUROID, PRESENTATION, TIME_BIN
 from brainfit.scoring.bootstrap import _bootstrap, median_over
 from brainfit.scoring.ceiling import CEILING_CONVENTION, ceiled_score
 from brainfit.scoring.config import ScoringConfig
-from brainfit.scoring.correlation import _coords_without, pearson_r, standardize_within_folds
+from brainfit.scoring.correlation import (
+    _coords_without,
+    pearson_r,
+    standardize_within_folds,
+)
 
-__all__ = ["save_scores", "load_scores"]
+__all__ = ["load_scores", "save_scores"]
 
 #: Score arrays with a leading layer axis (split into per-layer and selected-layer parts).
 _PER_LAYER = {"r", "ceiled", "median_r", "median_ceiled", "median_r_unreliable", "median_r_ci", "median_ceiled_ci"}
@@ -44,12 +49,38 @@ def save_scores(scores: xr.Dataset, path: Any) -> Any:
 
 def load_scores(path: Any) -> xr.Dataset:
     """Read scores written by :func:`save_scores` (into memory; attrs restored, so
-    ``ScoringConfig.from_attrs(ds.attrs)`` gives the settings back)."""
-    return read_netcdf_attrs(xr.load_dataset(path, engine="h5netcdf"))
+    ``ScoringConfig.from_attrs(ds.attrs)`` gives the settings back).
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError
+        When ``path`` does not exist or is a directory.
+    ValueError
+        Naming the file, when it cannot be read as netCDF (truncated, or another format) or is a
+        netCDF file without the score variable ``r`` (not a brainfit score file).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"score file not found: {path}")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory, not a score file")
+    try:
+        ds = xr.load_dataset(path, engine="h5netcdf")
+        ds = read_netcdf_attrs(ds)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
+        # h5py reports truncation and foreign formats as OSError; broken attrs as ValueError
+        raise ValueError(f"cannot read scores from {path}: the file is truncated, damaged or not a brainfit "
+                         f"score file ({type(err).__name__}: {err})") from err
+    if "r" not in ds.data_vars:
+        raise ValueError(f"{path} is a netCDF file but not a brainfit score file: it has no 'r' variable "
+                         f"(variables: {sorted(map(str, ds.data_vars))[:10]})")
+    return ds
 
 
 def _settings(config: ScoringConfig, *, r_within_folds: bool) -> dict[str, Any]:
-    """The settings attrs of every score Dataset: convention, version, the config's fields."""
+    """The settings attrs of every score Dataset: convention, version, the config's fields, and
+    ``r_within_folds`` (whether ``r`` was computed within test folds: ``r_over="folds"`` and the
+    folds known; ``r_over`` alone is what was asked)."""
     from brainfit import __version__
 
     return {"convention": CEILING_CONVENTION, "brainfit_version": __version__, **config.to_dict(),
@@ -59,7 +90,8 @@ def _settings(config: ScoringConfig, *, r_within_folds: bool) -> dict[str, Any]:
 def _score_arrays(pred: np.ndarray, y: np.ndarray, ceiling: np.ndarray, ceil_info: dict[str, Any] | None,
                   config: ScoringConfig, fold_of: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """All score arrays for predictions ``pred`` (L, n, N, T) against averaged ``y`` (n, N, T),
-    standardised within test folds when ``fold_of`` (n,) is given (package docstring).
+    standardised within test folds when ``fold_of`` (n,) is given (package docstring); the caller
+    passes ``None`` for ``r_over="pooled"`` (and checks the fold sizes for ``"folds"``).
 
     Returns ``r``, ``ceiled`` (L, N, T), ``reliable`` (N, T), the medians (L, T), the counts
     (T,) and, with ``config.n_bootstrap > 0``, the CIs (L, T, 2).

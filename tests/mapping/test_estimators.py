@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from ridge_data import ALPHAS, _data
 from sklearn.linear_model import RidgeCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from brainfit.mapping import PLSMapping, RidgeMapping
-from ridge_data import ALPHAS, _data
 
 
 @parametrize_with_checks([RidgeMapping(), RidgeMapping(alphas=1.0, dtype="float64"), PLSMapping()])
+@pytest.mark.filterwarnings("ignore::brainfit.mapping.AlphaGridWarning")  # sklearn's tiny data sit at the grid edge
 def test_sklearn_estimator_checks(estimator, check):
     # All checks apply and pass; scikit-learn itself skips check_array_api_input unless
     # SCIPY_ARRAY_API is set (our estimators take numpy input only).

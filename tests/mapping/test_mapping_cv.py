@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ridge_data import ALPHAS, _data
 from sklearn.linear_model import RidgeCV
 
-from brainfit.mapping import CrossValidatedFit, PLSMapping, RidgeMapping, Splits, cross_validated_predictions
-from ridge_data import ALPHAS, _data
+from brainfit.mapping import (
+    CrossValidatedFit,
+    PLSMapping,
+    RidgeMapping,
+    Splits,
+    cross_validated_predictions,
+)
 
 
 @pytest.mark.parametrize("p", [10, 120])
@@ -42,7 +48,7 @@ def test_cross_validated_fit_equals_cross_validated_predictions(p, dual):
     ref, ref_info = cross_validated_predictions(X, Y, splits, mapping=mapping, stimulus_ids=ids, return_info=True)
     assert pred.dtype == np.float64 and pred.shape == Y.shape
     np.testing.assert_array_equal(pred, ref)
-    assert set(info) == set(ref_info) == {"alpha", "train_var", "cv_mse"}
+    assert set(info) == set(ref_info) == {"alpha", "train_var", "cv_mse", "alpha_edge"}
     for k in info:
         np.testing.assert_array_equal(info[k], ref_info[k])
     # any other regressor: cloned per fold, no info

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ridge_data import ALPHAS, _data
 
 from brainfit.mapping import Splits, cross_validated_predictions, ridge_cv_predictions
 from brainfit.mapping._ridge_folds import gram_kernel
-from ridge_data import ALPHAS, _data
 
 
+@pytest.mark.filterwarnings("ignore::brainfit.mapping.AlphaGridWarning")  # 32 samples: many smallest alphas
 def test_precomputed_kernel_reused_for_subsets():
     X, Y, _ = _data(40, 100, t=3)
     rows = np.arange(5, 37)

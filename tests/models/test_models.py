@@ -192,7 +192,7 @@ def test_control_factories_forward_convrnn_kwargs():
         assert not ctrl.is_recurrent and not ctrl.time_varying and ctrl.n_steps == 1
         assert abs(count_params(ctrl) - big) <= 0.05 * big
         assert count_params(ctrl) > 1.5 * count_params(create_model(f"ff_small_{kind}_vanilla"))
-    with pytest.raises(TypeError, match="bogus"):
+    with pytest.raises(ValueError, match="unexpected keyword argument .bogus."):
         create_model("convrnn_small_gru_unrolled", bogus=1)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-
-from brainfit.scoring import fit_and_score, median_over
 from scoring_world import acts, make_world
+
+from brainfit.mapping import make_splits
+from brainfit.scoring import fit_and_score, median_over
 
 
 def test_median_over_uses_only_masked_finite_entries():
@@ -31,8 +32,9 @@ def test_median_over_uses_only_masked_finite_entries():
 
 
 def test_summaries_are_median_over_reliable_neuroids_and_cis_bracket_them():
-    ids, feats, signal, neural = make_world(n_stim=60, n_neur=6, noise=0.7, seed=2)
-    ds = fit_and_score(acts(ids, feats), neural, n_bootstrap=100, progress=False, reliability_threshold=0.2)
+    ids, feats, _signal, neural = make_world(n_stim=60, n_neur=6, noise=0.7, seed=2)
+    ds = fit_and_score(acts(ids, feats), neural, splits=make_splits(neural, n_folds=5), n_bootstrap=100,
+                       progress=False, reliability_threshold=0.2)  # 12 stimuli per test fold
     reliable = ds.reliable.values
     r = ds.r.transpose("layer", "neuroid", "time_bin").values
     np.testing.assert_array_equal(ds.median_r.transpose("layer", "time_bin").values,

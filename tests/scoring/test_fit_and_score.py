@@ -5,18 +5,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
+from scoring_world import BINS, acts, make_world
 
 from brainfit import temporal
 from brainfit.assembly import activation_assembly, neural_assembly
-from brainfit.mapping import PLSMapping, RidgeMapping, Splits, make_splits
+from brainfit.mapping import (
+    AlphaGridWarning,
+    PLSMapping,
+    RidgeMapping,
+    Splits,
+    make_splits,
+)
 from brainfit.scoring import correlate, fit_and_score, score_predictions
-from scoring_world import BINS, acts, make_world
 
 
 def test_true_signal_scores_one_ceiled_on_noisy_data():
     # A model that predicts the noise-free response reaches r^2 = reliability in expectation, so
     # its ceiled score is ~1 (this would fail for r / ceiling or r^2 / ceiling^2).
-    ids, feats, signal, neural = make_world(n_stim=300, n_neur=20, noise=2.0, seed=4)
+    ids, _feats, signal, neural = make_world(n_stim=300, n_neur=20, noise=2.0, seed=4)
     pred = xr.DataArray(signal, dims=("presentation", "neuroid", "time_bin"),
                         coords={"stimulus_id": ("presentation", ids),
                                 "neuroid_id": ("neuroid", neural.neuroid_id.values),
@@ -29,16 +35,18 @@ def test_true_signal_scores_one_ceiled_on_noisy_data():
 
 
 def test_perfect_model_on_noiseless_data_scores_one():
-    ids, feats, signal, neural = make_world(n_stim=60, noise=0.0)
-    ds = fit_and_score(acts(ids, feats), neural, n_bootstrap=50, progress=False,
-                       mapping=RidgeMapping(alphas=[1e-6, 1e-3], dtype="float64"))
+    ids, feats, _signal, neural = make_world(n_stim=60, noise=0.0)
+    # noiseless data want the least penalty on offer: the grid's lower edge is reported
+    with pytest.warns(AlphaGridWarning, match=r"layer 'L1': the smallest alpha of the grid \(1e-06\) for 100%"):
+        ds = fit_and_score(acts(ids, feats), neural, splits=make_splits(neural, n_folds=5), n_bootstrap=50,
+                           progress=False, mapping=RidgeMapping(alphas=[1e-6, 1e-3], dtype="float64"))
     np.testing.assert_allclose(ds.ceiling.values, 1.0)
     assert float(ds.ceiled.min()) > 0.999
     assert float(ds.median_ceiled_ci.sel(bound="low").min()) > 0.99
 
 
 def test_shuffled_stimulus_model_scores_zero():
-    ids, feats, signal, neural = make_world(n_stim=120, n_neur=10, noise=0.5, seed=1)
+    ids, feats, _signal, neural = make_world(n_stim=120, n_neur=10, noise=0.5, seed=1)
     good = fit_and_score(acts(ids, feats), neural, n_bootstrap=200, progress=False)
     shuffled_ids = ids[np.random.default_rng(0).permutation(len(ids))]
     bad = fit_and_score(acts(shuffled_ids, feats), neural, n_bootstrap=200, progress=False)
@@ -49,24 +57,25 @@ def test_shuffled_stimulus_model_scores_zero():
 
 
 def test_jumbled_presentations_give_identical_scores():
-    ids, feats, signal, neural = make_world(n_stim=40, n_neur=4, seed=6)
+    ids, feats, _signal, neural = make_world(n_stim=40, n_neur=4, seed=6)
     a = acts(ids, feats)
     rng = np.random.default_rng(1)
     ja = a.isel(presentation=rng.permutation(40))
     jn = neural.isel(presentation=rng.permutation(neural.sizes["presentation"]))
-    splits = make_splits(neural, n_folds=5)
-    kw = dict(n_bootstrap=30, progress=False, splits=splits, mapping=RidgeMapping(dtype="float64"))
+    splits = make_splits(neural, n_folds=4)  # 10 stimuli per test fold (min_fold_stimuli)
+    kw = {"n_bootstrap": 30, "progress": False, "splits": splits, "mapping": RidgeMapping(dtype="float64")}
     x, y = fit_and_score(a, neural, **kw), fit_and_score(ja, jn, **kw)
     for v in ("r", "ceiling", "ceiled", "median_ceiled", "median_ceiled_ci", "alpha"):
         np.testing.assert_allclose(x[v].values, y[v].values, rtol=1e-9, atol=1e-12, err_msg=v)
 
 
 def test_reliability_threshold_reports_unreliable_neuroids():
-    ids, feats, signal, neural = make_world(n_stim=80, n_neur=6, noise=0.7, seed=2)
+    ids, feats, _signal, neural = make_world(n_stim=80, n_neur=6, noise=0.7, seed=2)
     vals = neural.values.copy()
     vals[:, 0, :] = np.random.default_rng(0).standard_normal(vals[:, 0, :].shape)  # pure noise neuroid
     noisy = neural.copy(data=vals)
-    ds = fit_and_score(acts(ids, feats), noisy, n_bootstrap=0, progress=False, reliability_threshold=0.3)
+    ds = fit_and_score(acts(ids, feats), noisy, splits=make_splits(noisy, n_folds=5), n_bootstrap=0, progress=False,
+                       reliability_threshold=0.3)
     assert not ds.reliable.values[0].any() and ds.reliable.values[1:].all()
     np.testing.assert_array_equal(ds.n_unreliable.values, 1)
     assert np.isfinite(ds.r.values[0]).all()  # kept and reported, not hidden
@@ -76,27 +85,29 @@ def test_reliability_threshold_reports_unreliable_neuroids():
 
 
 def test_joint_bins_equal_separate_bins_for_ridge():
-    ids, feats, signal, neural = make_world(n_stim=50, n_neur=4, seed=3)
+    ids, feats, _signal, neural = make_world(n_stim=50, n_neur=4, seed=3)
     a = activation_assembly(np.repeat(feats[:, :, None], 2, axis=2), stimulus_id=ids, layer="L1")
     m = RidgeMapping(dtype="float64")
-    joint = fit_and_score(a, neural, temporal.constant(), mapping=m, n_bootstrap=0, progress=False)
+    splits = make_splits(neural, n_folds=5)
+    joint = fit_and_score(a, neural, temporal.constant(), mapping=m, splits=splits, n_bootstrap=0, progress=False)
     assert joint.attrs["bins_fitted_jointly"]
     tb = neural.isel(presentation=slice(0, None))
     per_bin = xr.DataArray(np.repeat(feats[:, :, None], 3, axis=2), dims=("presentation", "neuroid", "time_bin"),
                            coords={"stimulus_id": ("presentation", ids), "layer": ("neuroid", ["L1"] * feats.shape[1]),
                                    "time_bin_start": ("time_bin", tb.time_bin_start.values),
                                    "time_bin_end": ("time_bin", tb.time_bin_end.values)})
-    separate = fit_and_score(per_bin, neural, mapping=m, n_bootstrap=0, progress=False)
+    separate = fit_and_score(per_bin, neural, mapping=m, splits=splits, n_bootstrap=0, progress=False)
     assert not separate.attrs["bins_fitted_jointly"]
     np.testing.assert_allclose(joint.r.values, separate.r.values, rtol=1e-10)
 
 
 def test_one_to_one_map_fits_each_bin_and_pls_works():
-    ids, feats, signal, neural = make_world(n_stim=45, n_neur=4, seed=8)
+    ids, feats, _signal, neural = make_world(n_stim=45, n_neur=4, seed=8)
     steps = np.stack([feats, feats * 0.5 + 1, feats[:, ::-1]], axis=2)  # different features per step
     a = activation_assembly(steps, stimulus_id=ids, layer="L1")
     tmap = temporal.one_to_one(latency_ms=70.0)
-    ds = fit_and_score(a, neural, tmap, mapping=PLSMapping(n_components=5), n_bootstrap=0, progress=False)
+    ds = fit_and_score(a, neural, tmap, mapping=PLSMapping(n_components=5), splits=make_splits(neural, n_folds=4),
+                       n_bootstrap=0, progress=False)
     assert ds.r.dims == ("neuroid", "time_bin", "layer") and ds.r.shape == (4, 3, 1)
     assert not ds.attrs["shared_features"] and ds.attrs["mapping"] == "PLSMapping"
     assert float(ds.r.isel(time_bin=0).median()) > 0.6  # step 0 = the true features
@@ -146,7 +157,7 @@ def test_shared_across_bins_is_one_readout_matching_a_stacked_reference():
 
 @pytest.mark.parametrize("shared", [False, True])
 def test_layer_selection_with_shared_readout_picks_the_true_layer(shared):
-    ids, feats, signal, neural = make_world(n_stim=60, n_neur=4, noise=0.5, seed=9)
+    ids, feats, _signal, neural = make_world(n_stim=60, n_neur=4, noise=0.5, seed=9)
     noise = np.random.default_rng(1).standard_normal(feats.shape)
     a = activation_assembly(np.concatenate([noise, feats], axis=1), stimulus_id=ids,
                             layer=["bad"] * feats.shape[1] + ["good"] * feats.shape[1])
@@ -158,12 +169,12 @@ def test_layer_selection_with_shared_readout_picks_the_true_layer(shared):
 
 @pytest.mark.parametrize("criterion", ["loo", "inner_folds"])
 def test_layer_selection_uses_training_folds_only(criterion):
-    ids, feats, signal, neural = make_world(n_stim=60, n_neur=4, noise=0.5, seed=9)
+    ids, feats, _signal, neural = make_world(n_stim=60, n_neur=4, noise=0.5, seed=9)
     noise = np.random.default_rng(1).standard_normal(feats.shape)
     a = activation_assembly(np.concatenate([noise, feats], axis=1), stimulus_id=ids,
                             layer=["bad"] * feats.shape[1] + ["good"] * feats.shape[1])
     splits = make_splits(neural, n_folds=5)
-    kw = dict(splits=splits, n_bootstrap=0, progress=False, keep_predictions=True, layer_selection=criterion)
+    kw = {"splits": splits, "n_bootstrap": 0, "progress": False, "keep_predictions": True, "layer_selection": criterion}
     ds = fit_and_score(a, neural, **kw)
     assert ("LOO R^2" in ds.attrs["layer_selection"]) == (criterion == "loo")
     assert (ds.selected_layer.values == "good").all()
@@ -182,19 +193,20 @@ def test_layer_selection_uses_training_folds_only(criterion):
 
 
 def test_scores_carry_settings_and_are_reproducible():
-    ids, feats, signal, neural = make_world(n_stim=40, n_neur=4, seed=10)
-    kw = dict(n_bootstrap=40, progress=False, seed=3)
+    ids, feats, _signal, neural = make_world(n_stim=100, n_neur=4, seed=10)  # 10 per fold with the default 10 folds
+    kw = {"n_bootstrap": 40, "progress": False, "seed": 3}
     a, b = fit_and_score(acts(ids, feats), neural, **kw), fit_and_score(acts(ids, feats), neural, **kw)
     xr.testing.assert_identical(a, b)
     for key in ("convention", "mapping", "mapping_params", "splits", "n_ceiling_splits", "reliability_threshold",
-                "n_bootstrap", "seed", "ceiling_spearman_brown_k"):
+                "n_bootstrap", "seed", "ceiling_spearman_brown_k", "r_over", "min_fold_stimuli", "r_within_folds"):
         assert key in a.attrs, key
     assert a.attrs["splits"]["n_folds"] == 10 and a.attrs["splits"]["stratify"] == "category"
     assert "never squared" in a.attrs["convention"]
+    assert a.attrs["r_over"] == "folds" and a.attrs["r_within_folds"] is True and a.attrs["min_fold_stimuli"] == 10
 
 
 def test_bad_input_raises_naming_the_problem():
-    ids, feats, signal, neural = make_world(n_stim=30, n_neur=3, seed=11)
+    ids, feats, _signal, neural = make_world(n_stim=30, n_neur=3, seed=11)
     with pytest.raises(ValueError, match=r"activations stimuli do not match the splits' stimuli: "
                                          r"0 not in the splits .*1 of the splits missing"):
         fit_and_score(acts(ids[1:], feats[1:]), neural, n_bootstrap=0, progress=False)
@@ -223,7 +235,7 @@ def test_bad_input_raises_naming_the_problem():
 
 
 def test_temporal_map_returning_other_bins_is_an_error():
-    ids, feats, signal, neural = make_world(n_stim=30, n_neur=3, seed=12)
+    ids, feats, _signal, neural = make_world(n_stim=30, n_neur=3, seed=12)
 
     def wrong_map(activations, target):  # drops the last bin
         return temporal.constant()(activations, target).isel(time_bin=slice(0, 2))

@@ -7,9 +7,15 @@ import dataclasses
 import numpy as np
 import pytest
 import xarray as xr
-
-from brainfit.scoring import ScoringConfig, fit_and_score, load_scores, save_scores, score_predictions
 from scoring_world import BINS, acts, make_world
+
+from brainfit.scoring import (
+    ScoringConfig,
+    fit_and_score,
+    load_scores,
+    save_scores,
+    score_predictions,
+)
 
 
 @pytest.mark.parametrize("field,value,error,message", [
@@ -32,7 +38,8 @@ def test_validation_names_the_field(field, value, error, message):
 def test_defaults_frozen_and_normalised():
     cfg = ScoringConfig()
     assert cfg.to_dict() == {"n_ceiling_splits": 100, "reliability_threshold": 0.3, "n_bootstrap": 1000,
-                             "n_bootstrap_splits": 10, "ci": 0.95, "seed": 0}
+                             "n_bootstrap_splits": 10, "ci": 0.95, "seed": 0, "r_over": "folds",
+                             "min_fold_stimuli": 10}
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.seed = 1
     odd = ScoringConfig(seed=np.int64(4), ci=np.float32(0.5), reliability_threshold=0)
@@ -55,9 +62,9 @@ def test_overrides_and_unknown_settings():
 
 
 def test_config_and_keyword_settings_give_identical_scores_and_round_trip(tmp_path):
-    ids, feats, signal, neural = make_world(n_stim=40, n_neur=4, seed=10)
+    ids, feats, _signal, neural = make_world(n_stim=100, n_neur=4, seed=10)  # 10 per fold with 10 folds
     cfg = ScoringConfig(n_ceiling_splits=20, n_bootstrap=30, n_bootstrap_splits=4, ci=0.9, seed=3,
-                        reliability_threshold=0.1)
+                        reliability_threshold=0.1, min_fold_stimuli=8)
     by_config = fit_and_score(acts(ids, feats), neural, config=cfg, progress=False)
     by_kwargs = fit_and_score(acts(ids, feats), neural, progress=False, **cfg.to_dict())
     xr.testing.assert_identical(by_config, by_kwargs)
@@ -77,7 +84,7 @@ def test_config_and_keyword_settings_give_identical_scores_and_round_trip(tmp_pa
 
 
 def test_score_predictions_takes_the_same_config():
-    ids, feats, signal, neural = make_world(n_stim=30, n_neur=3, seed=4)
+    ids, _feats, signal, neural = make_world(n_stim=30, n_neur=3, seed=4)
     pred = xr.DataArray(signal, dims=("presentation", "neuroid", "time_bin"),
                         coords={"stimulus_id": ("presentation", ids),
                                 "neuroid_id": ("neuroid", neural.neuroid_id.values),
