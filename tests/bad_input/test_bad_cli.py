@@ -112,6 +112,18 @@ DEMO_MODELS = """models:
      "checkpoint not found: none.pt"),
     ("demo model with a bad seed", DEMO_MODELS.replace("seed: 1", "seed: -1"), "seed must be an int >= 0"),
     ("demo config not YAML", "models: [", "demo.yaml"),
+    ("demo n_folds a float", "n_folds: 2.5\n", "n_folds=2.5 (expected an int >= 2)"),
+    ("demo bootstrap a string", "n_bootstrap: many\n", "n_bootstrap='many' (expected an int >= 0)"),
+    ("demo projection a boolean", "projection_width: true\n", "projection_width=True (expected an int >= 1)"),
+    ("demo layers not a list", "layers: conv3\n", "layers='conv3' (expected a non-empty list of layer names"),
+    ("demo regions not a list", "regions: V4\n", "regions='V4' (expected a non-empty list of names"),
+    ("demo seed as a string", "splits_seed: '0'\n", "splits_seed='0' (expected an int >= 0)"),
+    ("demo every bad field at once", "n_folds: 1\nseed: -1\n", "n_folds=1 (expected an int >= 2); seed=-1"),
+    ("demo alpha decades reversed", "ridge_log10_alphas: [3, 1]\n", "ridge_log10_alphas=(3, 1) (expected two integers"),
+    ("demo dataset options not a mapping", "dataset_kwargs: [1]\n", "dataset_kwargs=[1] (expected a mapping"),
+    ("demo bad quick override", "quick: {n_folds: 1}\n", "n_folds=1 (expected an int >= 2)"),
+    ("demo region not in the data", "regions: [V5]\n", "region(s) ['V5'] not in the 'synthetic' data"),
+    ("demo layer not in a model", "layers: [conv9]\n", "layer(s) ['conv9'] not in model 'convrnn_small_rgc'"),
 ], ids=lambda c: c if isinstance(c, str) and not c.startswith("models") else "")
 def test_bad_demo_config(case, yaml_text, message, tmp_path, capsys, nothing_left):
     config = tmp_path / "demo.yaml"

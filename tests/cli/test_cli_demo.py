@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,21 @@ pytestmark = pytest.mark.skipif(not set(NAMES) <= set(list_pretrained()),
 @pytest.fixture(scope="module")
 def demo_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--config", str(ROOT / DEFAULT_CONFIG), "--quick", "--out", str(out), "--no-progress"]) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["demo", "--config", str(ROOT / DEFAULT_CONFIG), "--quick", "--out", str(out),
+                     "--no-progress"]) == 0
+    (out / "warnings.txt").write_text("\n".join(f"{w.category.__name__}: {w.message}" for w in caught))
     return out
+
+
+def test_demo_alpha_grid_covers_the_penalties_its_fits_choose(demo_out):
+    # the demo's grid (ridge_log10_alphas) reaches past every penalty its fits ask for: no layer of
+    # any model sits at an edge of it (with the library default 1e-2 .. 1e6, conv4/conv5 of the
+    # ConvRNN did)
+    caught = (demo_out / "warnings.txt").read_text()
+    assert "AlphaGridWarning" not in caught, caught
+    assert json.loads((demo_out / "summary.json").read_text())["config"]["ridge_log10_alphas"] == [-2, 10]
 
 
 def test_demo_writes_every_output(demo_out):
@@ -87,7 +101,7 @@ def test_demo_config_errors_name_the_setting(tmp_path):
                    "{name: b, label: B, temporal_map: {kind: constant}}]\n")
     with pytest.raises(ValueError, match="unknown temporal map kind 'sideways'"):
         DemoConfig.from_yaml(bad)
-    with pytest.raises(ValueError, match="n_folds must be >= 2"):
+    with pytest.raises(ValueError, match=r"n_folds=1 \(expected an int >= 2\)"):
         DemoConfig(n_folds=1)
     with pytest.raises(FileNotFoundError, match="demo config not found"):
         DemoConfig.from_yaml(tmp_path / "absent.yaml")
