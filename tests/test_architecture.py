@@ -19,7 +19,7 @@ PACKAGE = Path(brainfit.__file__).resolve().parent
 
 # Lowest first. A component is a module or subpackage directly under brainfit/.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("brainfit", "_io", "_registry", "paths", "device"),
+    ("brainfit", "_io", "_config", "_registry", "paths", "device"),
     ("assembly",),
     ("stimuli",),
     ("data", "models"),

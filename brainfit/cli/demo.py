@@ -20,12 +20,15 @@ import argparse
 import dataclasses
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from brainfit._config import ConfigError, Invalid, check_fields, int_field, read_yaml_mapping, show, str_field
 
 __all__ = ["DemoModel", "DemoConfig", "run_demo", "add_parser", "DEFAULT_CONFIG"]
 
@@ -60,15 +63,46 @@ class DemoModel:
         object.__setattr__(self, "temporal_map", TemporalMap.from_dict(dict(self.temporal_map)).to_dict())
 
 
-def _show(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _names(what: str, example: str) -> Callable[[Any], tuple[str, ...]]:
+    expected = f"a non-empty list of {what}, e.g. {example}"
+
+    def check(value: Any) -> tuple[str, ...]:
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v for v in value):
+            return tuple(value)
+        raise Invalid(expected)
+
+    return check
 
 
-def _decades_ok(v: Any) -> bool:
+def _mapping(value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise Invalid("a mapping of settings")
+    return value
+
+
+def _decades(value: Any) -> tuple[int, int]:
     """Two integers (not booleans) ``lo < hi``."""
-    return (isinstance(v, tuple) and len(v) == 2
-            and all(isinstance(x, int) and not isinstance(x, bool) for x in v) and v[0] < v[1])
+    if (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in value) and value[0] < value[1]):
+        return (int(value[0]), int(value[1]))
+    raise Invalid("two integers [lo, hi] with lo < hi, e.g. [-2, 10]")
+
+
+#: One converter per plain field of :class:`DemoConfig` (``models`` is checked by :class:`DemoModel`).
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "dataset": str_field(),
+    "dataset_kwargs": _mapping,
+    "regions": _names("names", "[V4, IT]"),
+    "layers": _names("layer names", "[conv3, conv4]"),
+    "n_folds": int_field(2),
+    "splits_seed": int_field(0),
+    "projection_width": int_field(1),
+    "projection_seed": int_field(0),
+    "n_bootstrap": int_field(0),
+    "seed": int_field(0),
+    "ridge_log10_alphas": _decades,
+    "quick": _mapping,
+}
 
 
 def _default_models() -> tuple[DemoModel, ...]:
@@ -111,11 +145,9 @@ class DemoConfig:
         "n_folds": 5, "n_bootstrap": 100, "projection_width": 256})
 
     def __post_init__(self) -> None:
-        problems: list[str] = []
-
-        def bad(name: str, expected: str) -> None:
-            problems.append(f"{name}={_show(getattr(self, name))} (expected {expected})")
-
+        values, problems = check_fields(_CHECKS, {name: getattr(self, name) for name in _CHECKS})
+        for name, value in values.items():  # lists -> tuples, numpy ints -> ints
+            object.__setattr__(self, name, value)
         models: list[DemoModel] = []
         if isinstance(self.models, (list, tuple)):
             for i, m in enumerate(self.models):
@@ -124,34 +156,12 @@ class DemoConfig:
                 except (TypeError, ValueError) as err:  # a mapping with unknown keys, or a bad value
                     problems.append(f"models[{i}]: {err}")
         else:
-            bad("models", "a list of models")
+            problems.append(f"models={show(self.models)} (expected a list of models)")
         if len(models) == len(self.models or ()) and len(models) < 2:
             problems.append(f"models: the demo compares at least 2 models, got {len(models)}")
         if len({m.name for m in models}) != len(models):
             problems.append("models: names must be unique")
         object.__setattr__(self, "models", tuple(models))
-        for name in ("dataset",):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                bad(name, "a non-empty str")
-        for name in ("dataset_kwargs", "quick"):
-            if not isinstance(getattr(self, name), dict):
-                bad(name, "a mapping of settings")
-        for name in ("regions", "layers"):
-            value = getattr(self, name)
-            if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v for v in value):
-                object.__setattr__(self, name, tuple(value))
-            else:
-                bad(name, "a non-empty list of names, e.g. [V4, IT]" if name == "regions" else
-                    "a non-empty list of layer names, e.g. [conv3, conv4]")
-        for name, minimum in (("n_folds", 2), ("splits_seed", 0), ("projection_width", 1), ("projection_seed", 0),
-                              ("n_bootstrap", 0), ("seed", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                bad(name, f"an int >= {minimum}")
-        if isinstance(self.ridge_log10_alphas, (list, tuple)):
-            object.__setattr__(self, "ridge_log10_alphas", tuple(self.ridge_log10_alphas))
-        if not _decades_ok(self.ridge_log10_alphas):
-            bad("ridge_log10_alphas", "two integers [lo, hi] with lo < hi, e.g. [-2, 10]")
         if isinstance(self.quick, dict):
             unknown = sorted(set(self.quick) - {f.name for f in dataclasses.fields(self)} - {"quick"})
             if unknown:
@@ -162,7 +172,7 @@ class DemoConfig:
                 except ValueError as err:
                     problems.append(f"quick: {str(err).removeprefix('invalid demo config: ')}")
         if problems:
-            raise ValueError("invalid demo config: " + "; ".join(problems))
+            raise ConfigError("invalid demo config: " + "; ".join(problems), problems)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DemoConfig:
@@ -174,18 +184,8 @@ class DemoConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> DemoConfig:
-        import yaml
-
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"demo config not found: {path}")
-        try:
-            d = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ValueError(f"cannot read demo config {path}: {err}") from err
-        if not isinstance(d, dict):
-            raise ValueError(f"demo config {path} must be a mapping of settings")
-        return cls.from_dict(d)
+        """Settings from a YAML file (:func:`brainfit._config.read_yaml_mapping`, then :meth:`from_dict`)."""
+        return cls.from_dict(read_yaml_mapping(path, "demo config"))
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

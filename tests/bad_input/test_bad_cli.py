@@ -119,7 +119,7 @@ DEMO_MODELS = """models:
     ("demo regions not a list", "regions: V4\n", "regions='V4' (expected a non-empty list of names"),
     ("demo seed as a string", "splits_seed: '0'\n", "splits_seed='0' (expected an int >= 0)"),
     ("demo every bad field at once", "n_folds: 1\nseed: -1\n", "n_folds=1 (expected an int >= 2); seed=-1"),
-    ("demo alpha decades reversed", "ridge_log10_alphas: [3, 1]\n", "ridge_log10_alphas=(3, 1) (expected two integers"),
+    ("demo alpha decades reversed", "ridge_log10_alphas: [3, 1]\n", "ridge_log10_alphas=[3, 1] (expected two integers"),
     ("demo dataset options not a mapping", "dataset_kwargs: [1]\n", "dataset_kwargs=[1] (expected a mapping"),
     ("demo bad quick override", "quick: {n_folds: 1}\n", "n_folds=1 (expected an int >= 2)"),
     ("demo region not in the data", "regions: [V5]\n", "region(s) ['V5'] not in the 'synthetic' data"),
