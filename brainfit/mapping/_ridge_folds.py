@@ -40,7 +40,7 @@ from brainfit.mapping._solvers import (
     choose_method,
 )
 
-__all__ = ["check_folds", "gram_kernel", "ridge_cv_predictions"]
+__all__ = ["check_folds", "gram_kernel", "ridge_cv_predictions", "scaled_gram_kernel"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ def ridge_cv_predictions(
     progress: bool = False,
     kernel: Any = None,
     kernel_scale: float = 1.0,
+    warn_alpha_edges: bool = True,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Out-of-fold ridge predictions; alphas chosen on each training set only.
 
@@ -82,8 +83,11 @@ def ridge_cv_predictions(
         one kernel for outer and nested inner folds (its blocks). Ignored in the primal.
     kernel_scale : float
         The factor the features were multiplied by before ``kernel`` was computed
-        (``gram_kernel(X, scale=c)`` with ``c = feature_scale(X, mean)``, see
-        :mod:`brainfit.mapping._alpha_grid`); the alphas are multiplied by its square. Default 1.
+        (the second value of :func:`scaled_gram_kernel`, see :mod:`brainfit.mapping._alpha_grid`);
+        the alphas are multiplied by its square. Default 1.
+    warn_alpha_edges : bool
+        Issue :class:`AlphaGridWarning` (below); False for callers that summarise
+        ``info["alpha_edge"]`` over many calls themselves (``fit_and_score``).
     Other parameters as in :func:`brainfit.mapping.ridge_cv`.
 
     Returns
@@ -101,7 +105,7 @@ def ridge_cv_predictions(
     -----
     AlphaGridWarning
         Once, when the chosen alpha is at an edge of the grid for at least half of the (fold,
-        target) fits (:mod:`brainfit.mapping._alpha_grid`).
+        target) fits (:mod:`brainfit.mapping._alpha_grid`), unless ``warn_alpha_edges=False``.
     """
     X, Y, one_d = _check_xy(X, Y)
     alphas = _check_alphas(alphas)
@@ -123,8 +127,7 @@ def ridge_cv_predictions(
         # Centre once on all samples: only for conditioning (the deflation removes any common
         # shift exactly), so no information from test samples enters a fold's fit.
         if kernel is None:
-            c = feature_scale(X, _mean64(X) if fit_intercept else None)
-            K = gram_kernel(X, fit_intercept=fit_intercept, be=be, scale=c)
+            K, c = scaled_gram_kernel(X, fit_intercept=fit_intercept, be=be)
         else:
             c = float(kernel_scale)
             K = be.asarray(kernel)
@@ -168,7 +171,7 @@ def ridge_cv_predictions(
     if cv_mse is not None:
         info["cv_mse"] = cv_mse
     edges = alpha_edges(edge, alphas)
-    if edges.at_edge:
+    if warn_alpha_edges and edges.at_edge:
         warnings.warn(edges.message("fold-target fits", largest_eig), AlphaGridWarning, stacklevel=2)
     return (out[:, 0] if one_d else out), info
 
@@ -185,6 +188,16 @@ def _predict_from_kernel(K_te: Any, row_mean: Any, C: Any, y_mean: Any) -> Any:
     if row_mean is not None:
         return K_te @ C - row_mean @ C + y_mean
     return K_te @ C + y_mean
+
+
+def scaled_gram_kernel(X: np.ndarray, *, fit_intercept: bool = True, be: Backend | None = None) -> tuple[Any, float]:
+    """:func:`gram_kernel` of ``X`` rescaled by its power-of-two :func:`~brainfit.mapping._alpha_grid.feature_scale`,
+    and that scale (pass it to :func:`ridge_cv_predictions` as ``kernel_scale``); the mean is computed once."""
+    be = get_backend() if be is None else be
+    X = _as_numpy(X, "X", (2,))
+    mean = _mean64(X) if fit_intercept else None
+    c = feature_scale(X, mean)
+    return be.gram(_center_into(X, mean, be, scale=c)), c
 
 
 def gram_kernel(X: np.ndarray, *, fit_intercept: bool = True, be: Backend | None = None, scale: float = 1.0) -> Any:

@@ -23,9 +23,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from tqdm.auto import tqdm
 
-from brainfit.mapping._alpha_grid import feature_scale
 from brainfit.mapping._backend import get_backend
-from brainfit.mapping._ridge_folds import check_folds, gram_kernel, ridge_cv_predictions
+from brainfit.mapping._ridge_folds import check_folds, ridge_cv_predictions, scaled_gram_kernel
 from brainfit.mapping._solvers import choose_method
 from brainfit.mapping.estimators import RidgeMapping
 from brainfit.mapping.splits import Splits
@@ -53,6 +52,9 @@ class CrossValidatedFit:
         Features of every sample any later call may use.
     progress : bool
         Show a progress bar over folds in each :meth:`predict`.
+    warn_alpha_edges : bool
+        Let each ridge :meth:`predict` issue :class:`~brainfit.mapping.AlphaGridWarning`; False
+        when the caller summarises ``info["alpha_edge"]`` itself.
 
     Attributes
     ----------
@@ -68,10 +70,12 @@ class CrossValidatedFit:
     >>> inner_pred, _ = fit.predict(Y[train], inner_folds, rows=train)  # same kernel  # doctest: +SKIP
     """
 
-    def __init__(self, mapping: BaseEstimator | None, X: Any, *, progress: bool = False):
+    def __init__(self, mapping: BaseEstimator | None, X: Any, *, progress: bool = False,
+                 warn_alpha_edges: bool = True):
         self.mapping = RidgeMapping() if mapping is None else mapping
         self.X = np.asarray(X)
         self.progress = progress
+        self.warn_alpha_edges = warn_alpha_edges
         if self.X.ndim != 2:
             raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {self.X.shape}")
         _check_finite("X", self.X)
@@ -82,9 +86,7 @@ class CrossValidatedFit:
         if isinstance(m, RidgeMapping) and choose_method(*self.X.shape, m.method, m.fit_intercept) == "dual":
             be = get_backend(m.backend, m.dtype, m.device)
             # far-from-unit features are rescaled exactly by a power of two (_alpha_grid docstring)
-            self._kernel_scale = feature_scale(self.X, self.X.mean(axis=0, dtype=np.float64)
-                                               if m.fit_intercept else None)
-            self._kernel = gram_kernel(self.X, fit_intercept=m.fit_intercept, be=be, scale=self._kernel_scale)
+            self._kernel, self._kernel_scale = scaled_gram_kernel(self.X, fit_intercept=m.fit_intercept, be=be)
             log.debug("CrossValidatedFit: one %d x %d ridge kernel for all folds", len(self.X), len(self.X))
 
     @property
@@ -114,7 +116,7 @@ class CrossValidatedFit:
         -------
         predictions : ndarray, same shape as ``Y`` (float64)
         info : dict of ndarray (n_folds, n_targets)
-            Ridge: ``"alpha"``, ``"train_var"`` and (with more than one alpha) ``"cv_mse"``, see
+            Ridge: ``"alpha"``, ``"train_var"``, ``"alpha_edge"`` and (with more than one alpha) ``"cv_mse"``, see
             :func:`~brainfit.mapping.ridge_cv_predictions`; empty for other mappings.
 
         Raises
@@ -134,7 +136,8 @@ class CrossValidatedFit:
             if self._kernel is not None:
                 K = self._kernel if rows is None else self._kernel[rows][:, rows]
             pred, info = ridge_cv_predictions(X, Y, folds, m.alphas, progress=self.progress, kernel=K,
-                                              kernel_scale=self._kernel_scale, **m._solver_kwargs())
+                                              kernel_scale=self._kernel_scale,
+                                              warn_alpha_edges=self.warn_alpha_edges, **m._solver_kwargs())
             return pred.astype(np.float64), info
         pred = np.empty(Y.shape, dtype=np.float64)
         for tr, te in tqdm(folds, desc="mapping folds", disable=not self.progress, leave=False):

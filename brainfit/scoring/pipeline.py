@@ -276,30 +276,29 @@ def fit_and_score(
     values = mapped.values
     edges: dict[str, AlphaEdges] = {}
     bar = tqdm(total=L * len(groups), desc="fit_and_score", disable=not progress)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AlphaGridWarning)  # one summary over all fits below, not one per fit
-        for li, name in enumerate(layer_names):
-            for bins in groups:
-                X, Yg, fit_folds = _fit_problem(values, masks[name], Y, bins, shared, shared_across_bins, folds)
-                fitter = CrossValidatedFit(mapping, X)  # one ridge kernel for the outer and inner folds
-                p, info = fitter.predict(Yg, fit_folds)
-                if shared_across_bins:
-                    pred[li] = p.reshape(T, n, N).transpose(1, 2, 0)
-                else:
-                    pred[li][:, :, bins] = p.reshape(n, N, len(bins))
-                if "alpha" in info:
-                    a = info["alpha"].reshape(len(folds), N, -1)
-                    alpha[:, :, bins, li] = a if a.shape[2] == len(bins) else a[:, :, :1]
-                    has_alpha = True
-                if "alpha_edge" in info:
-                    e = alpha_edges(info["alpha_edge"], np.atleast_1d(mapping.alphas))
-                    edges[name] = edges[name] + e if name in edges else e
-                if criterion == "loo":
-                    sel_score[li][:, :, bins] = _loo_scores(info, len(folds), N)
-                elif criterion == "inner_folds":
-                    sel_score[li][:, :, bins] = _inner_fold_scores(fitter, Yg, Y, bins, folds, inner, inner_idx, ids,
-                                                                   shared_across_bins)
-                bar.update(1)
+    for li, name in enumerate(layer_names):
+        for bins in groups:
+            X, Yg, fit_folds = _fit_problem(values, masks[name], Y, bins, shared, shared_across_bins, folds)
+            fitter = CrossValidatedFit(mapping, X, warn_alpha_edges=False)  # one kernel for outer and inner folds;
+            # the alpha-grid edges of every fit are summarised in one warning below
+            p, info = fitter.predict(Yg, fit_folds)
+            if shared_across_bins:
+                pred[li] = p.reshape(T, n, N).transpose(1, 2, 0)
+            else:
+                pred[li][:, :, bins] = p.reshape(n, N, len(bins))
+            if "alpha" in info:
+                a = info["alpha"].reshape(len(folds), N, -1)
+                alpha[:, :, bins, li] = a if a.shape[2] == len(bins) else a[:, :, :1]
+                has_alpha = True
+            if "alpha_edge" in info:
+                e = alpha_edges(info["alpha_edge"], np.atleast_1d(mapping.alphas))
+                edges[name] = edges[name] + e if name in edges else e
+            if criterion == "loo":
+                sel_score[li][:, :, bins] = _loo_scores(info, len(folds), N)
+            elif criterion == "inner_folds":
+                sel_score[li][:, :, bins] = _inner_fold_scores(fitter, Yg, Y, bins, folds, inner, inner_idx, ids,
+                                                               shared_across_bins)
+            bar.update(1)
     bar.close()
     _warn_alpha_edges(edges)
 

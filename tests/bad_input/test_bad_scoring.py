@@ -201,9 +201,10 @@ def test_huge_features_are_solved_not_a_linalg_error():
 def test_tiny_features_warn_that_every_alpha_is_too_large():
     ids, feats, _, neural = make_world(n_stim=100, n_neur=4, seed=1)
     with pytest.warns(AlphaGridWarning, match=r"layer 'L1': the smallest alpha of the grid \(0.01\) for 100% of 120 "
-                                              r"fold-neuroid-bin fits .*standardise or rescale the features"):
+                                              r"fold-neuroid-bin fits .*standardise or rescale the features") as rec:
         tiny = fit_and_score(acts(ids, feats * 1e-20), neural, **FAST)
     assert float(np.abs(tiny.r).max()) < 1e-6  # every alpha shrinks to the mean: the warning is the point
+    assert sum(issubclass(w.category, AlphaGridWarning) for w in rec) == 1  # one summary, not one per fit
 
 
 @pytest.mark.parametrize("scale", [1e20, 1e-20, 2.0**40])
