@@ -29,7 +29,7 @@ from brainfit.assembly import (
     stimulus_ids,
     validate_neural,
 )
-from brainfit.scoring.correlation import _coords_without, pearson_r
+from brainfit.scoring.correlation import _coords_without, _neuroid_order, pearson_r
 
 __all__ = ["CEILING_CONVENTION", "ceiled_score", "split_half_ceiling", "split_half_masks"]
 
@@ -229,15 +229,7 @@ def _align_given_ceiling(ceiling: Any, avg: xr.DataArray) -> xr.DataArray:
             raise ValueError(f"ceiling has no {coord!r} coord on {dim!r}: a given ceiling is matched to the neural "
                              "data by neuroid_id and time bins, never by position (split_half_ceiling's output "
                              "carries them)")
-    cid = np.asarray(ceiling.coords[NEUROID_ID].values).astype(str)
-    dup = sorted({s for s in cid.tolist() if (cid == s).sum() > 1})
-    if dup:
-        raise ValueError(f"ceiling has duplicate neuroid_id(s) {_short(dup)}")
-    nid = np.asarray(avg.coords[NEUROID_ID].values).astype(str)
-    missing, extra = sorted(set(nid) - set(cid)), sorted(set(cid) - set(nid))
-    if missing or extra:
-        raise ValueError(f"ceiling neuroids do not match the neural assembly: {len(missing)} missing from the "
-                         f"ceiling ({_short(missing)}), {len(extra)} extra in the ceiling ({_short(extra)})")
+    neuroid_order = _neuroid_order(ceiling, avg, "ceiling")
     cbins = list(zip(np.asarray(ceiling.coords[TIME_BIN_START].values, float).tolist(),
                      np.asarray(ceiling.coords[TIME_BIN_END].values, float).tolist()))
     nbins = list(zip(np.asarray(avg.coords[TIME_BIN_START].values, float).tolist(),
@@ -248,10 +240,8 @@ def _align_given_ceiling(ceiling: Any, avg: xr.DataArray) -> xr.DataArray:
             f"{len(set(nbins) - set(cbins))} missing from the ceiling {_short(sorted(set(nbins) - set(cbins)))}, "
             f"{len(set(cbins) - set(nbins))} extra in the ceiling {_short(sorted(set(cbins) - set(nbins)))} "
             f"([start, end) ms; ceiling bins {_short(cbins)}, neural bins {_short(nbins)})")
-    index = {s: i for i, s in enumerate(cid.tolist())}
     bindex = {b: i for i, b in enumerate(cbins)}
-    c = ceiling.transpose(NEUROID, TIME_BIN).isel({NEUROID: [index[s] for s in nid.tolist()],
-                                                   TIME_BIN: [bindex[b] for b in nbins]})
+    c = ceiling.transpose(NEUROID, TIME_BIN).isel({NEUROID: neuroid_order, TIME_BIN: [bindex[b] for b in nbins]})
     vals = np.asarray(c.values, dtype=np.float64)
     if np.isinf(vals).any():
         raise ValueError(f"ceiling contains {int(np.isinf(vals).sum())} infinite value(s)")

@@ -129,6 +129,23 @@ def _check_same_bins(a: xr.DataArray, b: xr.DataArray, what: str) -> None:
             raise ValueError(f"{what} time bins differ from the neural assembly's: {c} {va.tolist()} vs {vb.tolist()}")
 
 
+def _neuroid_order(a: xr.DataArray, neural: xr.DataArray, what: str) -> list[int]:
+    """Positions in ``a`` of the neural data's ``neuroid_id``s, in the neural order (by id, never
+    position); ``a`` must hold exactly those ids, once each. ``what`` names ``a`` in the errors."""
+    aid = np.asarray(a.coords[NEUROID_ID].values).astype(str)
+    nid = np.asarray(neural.coords[NEUROID_ID].values).astype(str)
+    index = {s: i for i, s in enumerate(aid.tolist())}
+    if len(index) < len(aid):
+        dup = sorted({s for s in aid.tolist() if (aid == s).sum() > 1})
+        raise ValueError(f"{what} has duplicate neuroid_id(s) {_short(dup)}")
+    missing = [s for s in nid.tolist() if s not in index]
+    extra = sorted(set(aid.tolist()) - set(nid.tolist()))
+    if missing or extra:
+        raise ValueError(f"{what} neuroids do not match the neural assembly: {len(missing)} missing from the {what} "
+                         f"({_short(missing)}), {len(extra)} extra in the {what} ({_short(extra)})")
+    return [index[s] for s in nid.tolist()]
+
+
 def _align_neuroids(pred: xr.DataArray, neural: xr.DataArray) -> xr.DataArray:
     """Reorder prediction neuroids to the neural ``neuroid_id`` order (by id, not position)."""
     if NEUROID_ID not in pred.coords:
@@ -136,15 +153,7 @@ def _align_neuroids(pred: xr.DataArray, neural: xr.DataArray) -> xr.DataArray:
             raise ValueError(f"predictions have {pred.sizes[NEUROID]} neuroids, neural data {neural.sizes[NEUROID]}, "
                              "and no neuroid_id coord")
         return pred
-    pid = np.asarray(pred.coords[NEUROID_ID].values).astype(str)
-    nid = np.asarray(neural.coords[NEUROID_ID].values).astype(str)
-    index = {s: i for i, s in enumerate(pid)}
-    missing = [s for s in nid if s not in index]
-    extra = sorted(set(pid) - set(nid))
-    if missing or extra:
-        raise ValueError(f"prediction neuroids do not match the neural assembly: {len(missing)} missing "
-                         f"({_short(missing)}), {len(extra)} extra ({_short(extra)})")
-    return pred.isel({NEUROID: [index[s] for s in nid]})
+    return pred.isel({NEUROID: _neuroid_order(pred, neural, "prediction")})
 
 
 def correlate(predictions: xr.DataArray, neural: xr.DataArray) -> xr.DataArray:

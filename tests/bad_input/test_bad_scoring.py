@@ -171,6 +171,18 @@ def test_given_ceiling_of_the_wrong_kind(ceiling, message):
         score_predictions(_predictions(ids, signal, neural), neural, ceiling=ceiling, n_bootstrap=0)
 
 
+@pytest.mark.parametrize("ids,message", [
+    (["n0", "n1", "x9"], r"prediction neuroids do not match the neural assembly: 1 missing from the prediction "
+                         r"\('n2'\), 1 extra in the prediction \('x9'\)"),
+    (["n0", "n0", "n1"], r"prediction has duplicate neuroid_id\(s\) 'n0'"),
+])
+def test_predictions_are_matched_by_neuroid_id_like_the_ceiling(ids, message):
+    ids_, _, signal, neural = make_world(n_stim=30, n_neur=3, seed=4)
+    pred = _predictions(ids_, signal, neural).assign_coords(neuroid_id=("neuroid", ids))
+    with pytest.raises(ValueError, match=message):
+        score_predictions(pred, neural, n_bootstrap=0)
+
+
 def test_given_ceiling_is_matched_by_coordinate_not_position():
     ids, _, signal, neural = make_world(n_stim=30, n_neur=3, seed=5)
     pred = _predictions(ids, signal, neural)
