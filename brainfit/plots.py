@@ -19,7 +19,7 @@ from brainfit.assembly import REGION, TIME_BIN_END, TIME_BIN_START
 from brainfit._io import atomic_path
 from brainfit.scoring import median_over
 
-__all__ = ["plot_timecourse", "timecourse_panels", "save_figure"]
+__all__ = ["plot_timecourse", "timecourse_panels", "plot_step_accuracy", "save_figure"]
 
 
 def _pyplot():
@@ -128,6 +128,53 @@ def timecourse_panels(scores: Mapping[str, Mapping[str, xr.Dataset]], regions: S
         ax.set_title(f"{region}: per-time-bin predictivity")
     fig.tight_layout()
     return fig
+
+
+def plot_step_accuracy(curves: Mapping[str, Sequence[float] | np.ndarray], *, on_steps: int,
+                       readout_step: int | None = None, chance: float | None = 0.1, title: str | None = None,
+                       ax: Any = None) -> Any:
+    """Task accuracy against unroll step, the image-on period shaded.
+
+    Parameters
+    ----------
+    curves : mapping ``label -> (T,) accuracies``
+        One curve per model or set of weights, all on the same schedule (steps ``0..T-1``).
+    on_steps : int
+        The image is on for steps ``< on_steps`` (shaded), mean gray after.
+    readout_step : int, optional
+        First step whose logits depend on the image (dotted line).
+    chance : float, optional
+        Chance accuracy (dashed line; 0.1 for CIFAR-10).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if not curves:
+        raise ValueError("curves is empty: pass {label: per-step accuracies}")
+    lengths = {label: len(np.asarray(c)) for label, c in curves.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"curves differ in length: {lengths}")
+    n = next(iter(lengths.values()))
+    if ax is None:
+        fig, ax = _pyplot().subplots(figsize=(5.5, 3.3))
+        fig.subplots_adjust(bottom=0.16, right=0.97)
+    ax.axvspan(-0.5, on_steps - 0.5, color="0.9", lw=0, label=f"image on (steps 0-{on_steps - 1})")
+    for label, c in curves.items():
+        ax.plot(np.arange(n), 100.0 * np.asarray(c, dtype=float), marker="o", ms=3, label=label)
+    if readout_step is not None:
+        ax.axvline(readout_step, color="0.5", ls=":", lw=1, label=f"readout reached (step {readout_step})")
+    if chance is not None:
+        ax.axhline(100.0 * chance, color="0.6", ls="--", lw=0.8)
+    ax.set_xlim(-0.5, n - 0.5)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("time step (~10 ms each)")
+    ax.set_ylabel("top-1 accuracy (%)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    return ax
 
 
 def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 120, close: bool = True) -> Path:

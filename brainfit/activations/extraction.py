@@ -35,6 +35,7 @@ from brainfit.activations.reduce import (LayerFeatures, PCAProjection, RandomPro
 from brainfit.assembly import LAYER
 from brainfit.device import resolve_device
 from brainfit.models.capture import ModelView
+from brainfit.models.schedule import check_schedule
 from brainfit.paths import activation_cache_dir
 from brainfit.stimuli import Preprocessing, StimulusSet
 
@@ -210,6 +211,7 @@ def _plan(model: nn.Module, stimuli: StimulusSet, layers: Sequence[str] | None, 
         if n_steps < 1 or not 1 <= on_steps <= n_steps:
             raise ValueError(f"schedule needs n_steps >= 1 and 1 <= on_steps <= n_steps, got n_steps={n_steps}, "
                              f"on_steps={on_steps}")
+        check_schedule(model, n_steps, on_steps, what="extracting", stacklevel=4)
         steps = np.arange(n_steps)
         late = {n: a for n, a in view.arrival.items() if a >= n_steps}
         if late:  # the layer would never produce an output (its width is unknown, every value zero)

@@ -27,7 +27,8 @@ _REQUIRED = ("format", "model_name", "model_kwargs", "state_dict")
 
 def save_checkpoint(path: str | os.PathLike, *, model: nn.Module, model_name: str, model_kwargs: dict,
                     config: dict | None = None, metrics: list | dict | None = None,
-                    training_state: dict | None = None, half: bool = False) -> Path:
+                    training_state: dict | None = None, half: bool = False,
+                    schedule: dict | None = None) -> Path:
     """Write a checkpoint atomically.
 
     Parameters
@@ -44,6 +45,10 @@ def save_checkpoint(path: str | os.PathLike, *, model: nn.Module, model_name: st
         Optimizer/scheduler/RNG/progress state for resuming (omitted in release weights).
     half : bool
         Store floating-point weights as float16 (release files; restored to float32 on load).
+    schedule : dict, optional
+        The stimulus schedule a time-varying model was trained under (``{"n_steps",
+        "on_steps", ...}``, :func:`brainfit.training.loop.training_schedule`); loading
+        defaults the model's unroll to it.
     """
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     if half:
@@ -57,6 +62,8 @@ def save_checkpoint(path: str | os.PathLike, *, model: nn.Module, model_name: st
         "metrics": metrics if metrics is not None else [],
         "state_dict": state,
     }
+    if schedule is not None:
+        payload["schedule"] = dict(schedule)
     if training_state is not None:
         payload["training_state"] = training_state
     path = Path(path)

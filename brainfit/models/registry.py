@@ -25,6 +25,7 @@ from brainfit import __version__
 from brainfit._registry import Registry, check_kwargs
 from brainfit.models.base import count_params
 from brainfit.models.checkpoint import load_checkpoint
+from brainfit.models.schedule import schedule_from_checkpoint
 from brainfit.paths import weights_dir
 
 __all__ = ["register_model", "create_model", "list_models", "model_info", "load_model", "list_pretrained",
@@ -154,7 +155,9 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     """Rebuild a model from a checkpoint alone (registry name + kwargs + weights, strict).
 
     The returned model is in eval mode and carries ``checkpoint_info`` (name, kwargs, config,
-    metrics, version) for provenance.
+    metrics, version, schedule) for provenance. A recurrent model whose checkpoint records the
+    stimulus schedule it was trained under (:func:`brainfit.models.schedule.schedule_from_checkpoint`)
+    defaults its ``n_steps``/``on_steps`` to that schedule and carries it as ``trained_schedule``.
 
     Raises
     ------
@@ -188,7 +191,13 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     model.eval()
     if ckpt.get("brainfit_version") != __version__:
         log.info("checkpoint %s was written by brainfit %s (this is %s)", path, ckpt.get("brainfit_version"), __version__)
-    model.checkpoint_info = {k: ckpt.get(k) for k in ("model_name", "model_kwargs", "config", "metrics", "brainfit_version")}
+    model.checkpoint_info = {k: ckpt.get(k) for k in ("model_name", "model_kwargs", "config", "metrics", "brainfit_version",
+                                                      "schedule")}
+    sched = schedule_from_checkpoint(ckpt)
+    if sched is not None and getattr(model, "is_recurrent", False) and getattr(model, "time_varying", False):
+        # the unroll it learned becomes its default, and extraction warns when it is read outside it
+        model.n_steps, model.on_steps = sched["n_steps"], sched["on_steps"]
+        model.trained_schedule = sched
     return model
 
 

@@ -12,7 +12,7 @@ from brainfit.training.data import (
     load_image_zip,
     load_synthetic_objects,
 )
-from brainfit.training.loop import TrainResult, evaluate, lr_schedule, train
+from brainfit.training.loop import TrainResult, evaluate, lr_schedule, step_accuracy, train, training_schedule
 from brainfit.training.snapshots import ActivationSnapshots, read_snapshots
 
 __all__ = [
@@ -28,5 +28,7 @@ __all__ = [
     "load_synthetic_objects",
     "lr_schedule",
     "read_snapshots",
+    "step_accuracy",
     "train",
+    "training_schedule",
 ]

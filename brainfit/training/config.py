@@ -113,10 +113,12 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "n_steps": optional(int_field(1)),
     "on_steps": optional(int_field(1)),
     "loss_steps": choice("last", "all"),
+    "loss_from": optional(int_field(0)),
     "step_weighting": choice("uniform", "linear"),
     "augment": bool_field,
     "val_fraction": float_field(0.0, 1.0, high_open=True, expected="a number in [0, 1)"),
     "max_train_images": optional(int_field(1)),
+    "init_from": optional(str_field(path=True)),
     "early_stop_patience": optional(int_field(1)),
     "checkpoint_every": int_field(0),
     "amp": bool_field,
@@ -134,6 +136,10 @@ def _check(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     # settings that are valid alone but not together
     if out.get("n_steps") is not None and out.get("on_steps") is not None and out["on_steps"] > out["n_steps"]:
         problems.append(f"on_steps={out['on_steps']} (expected <= n_steps={out['n_steps']})")
+    if out.get("loss_from") is not None and out.get("n_steps") is not None and out["loss_from"] >= out["n_steps"]:
+        problems.append(f"loss_from={out['loss_from']} (expected < n_steps={out['n_steps']})")
+    if out.get("loss_from") is not None and out.get("loss_steps") == "last":
+        problems.append(f"loss_from={out['loss_from']} (expected null with loss_steps='last'; use loss_steps='all')")
     if out.get("optimizer") == "sgd" and out.get("momentum") == 0.0:
         problems.append("momentum=0.0 (expected > 0 with optimizer='sgd', which uses Nesterov momentum)")
     return out, problems
@@ -193,7 +199,13 @@ class TrainConfig:
         image shown on every step); ``on_steps <= n_steps`` when both are given. Fewer steps in
         training than at evaluation is fine.
     loss_steps : {"last", "all"}
-        Loss on the last step, or on every step at which the readout exists.
+        Loss on the last step, or on every step of a window that runs to the last step.
+    loss_from : int >= 0, optional
+        With ``loss_steps="all"``, the window's first step (0-based; default: the model's
+        ``readout_step()``, the first step whose logits depend on the image; an earlier step is
+        refused when training starts). With ``on_steps < n_steps`` the window spans the image
+        and the gray after it, so the network learns to answer while the image is on and to keep
+        its answer after offset.
     step_weighting : {"uniform", "linear"}
         With ``loss_steps="all"``: equal weights, or weights growing linearly with the step.
     augment : bool
@@ -202,6 +214,10 @@ class TrainConfig:
         Held-out stratified fraction of the training data for validation.
     max_train_images : int >= 1, optional
         Use a deterministic subset (quick runs, tests).
+    init_from : path, optional
+        A brainfit checkpoint of the same model whose weights start the run (fine-tuning, e.g.
+        to a new schedule); its SHA-256 is recorded in the run's ``summary.json`` and
+        ``model.pt``. Default: fresh initialisation from ``seed``.
     early_stop_patience : int >= 1, optional
         Stop when validation accuracy has not improved for this many epochs.
     checkpoint_every : int >= 0
@@ -241,10 +257,12 @@ class TrainConfig:
     n_steps: int | None = None
     on_steps: int | None = None
     loss_steps: str = "last"
+    loss_from: int | None = None
     step_weighting: str = "uniform"
     augment: bool = True
     val_fraction: float = 0.1
     max_train_images: int | None = None
+    init_from: str | None = None
     early_stop_patience: int | None = None
     checkpoint_every: int = 0
     amp: bool = False

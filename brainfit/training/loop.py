@@ -45,7 +45,8 @@ from brainfit.training.data import (
 )
 
 # TrainConfig and ConfigError live in brainfit.training.config and are re-exported here.
-__all__ = ["ConfigError", "TrainConfig", "TrainResult", "evaluate", "lr_schedule", "step_loss_weights", "train"]
+__all__ = ["ConfigError", "TrainConfig", "TrainResult", "evaluate", "lr_schedule", "step_loss_weights", "train",
+           "training_schedule", "step_accuracy"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,38 @@ def _readout_from(model: nn.Module) -> int:
     if isinstance(fn, int):
         return fn
     return 0
+
+
+def _load_init(model: nn.Module, config: TrainConfig) -> str:
+    """Load ``config.init_from`` into ``model`` (strict) and return the file's SHA-256."""
+    import hashlib
+
+    path = Path(config.init_from)
+    if not path.is_file():
+        raise FileNotFoundError(f"init_from: no checkpoint at {path}")
+    ckpt = load_checkpoint(path, map_location="cpu")
+    if ckpt["model_name"] != config.model:
+        raise ValueError(f"init_from {path} holds {ckpt['model_name']!r} weights, not {config.model!r}")
+    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"init_from {path} does not fit {config.model!r} built with model_kwargs="
+                         f"{config.model_kwargs}: {err}") from None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def training_schedule(config: TrainConfig, model: nn.Module) -> dict[str, Any]:
+    """The stimulus schedule a time-varying model is trained under, as stored in its checkpoints:
+    ``{"n_steps", "on_steps", "loss_steps", "loss_from", "step_weighting"}`` (0-based steps; the
+    image is on for steps ``< on_steps``, mean gray after)."""
+    n_steps = config.n_steps if config.n_steps is not None else int(getattr(model, "n_steps", 1))
+    on_steps = config.on_steps if config.on_steps is not None else n_steps
+    readout = min(_readout_from(model), n_steps - 1)
+    loss_from = n_steps - 1 if config.loss_steps == "last" else (
+        config.loss_from if config.loss_from is not None else readout)
+    return {"n_steps": int(n_steps), "on_steps": int(on_steps), "loss_steps": config.loss_steps,
+            "loss_from": int(loss_from), "step_weighting": config.step_weighting, "readout_step": int(readout)}
 
 
 def step_loss_weights(n_steps: int, first_valid: int, mode: str, weighting: str) -> torch.Tensor:
@@ -130,6 +163,34 @@ def evaluate(model: nn.Module, data: ClassificationData, *, n_steps: int | None 
     model.train(was_training)
     n = max(1, len(data))
     return total_loss / n, correct / n
+
+
+@torch.no_grad()
+def step_accuracy(model: nn.Module, data: ClassificationData, *, n_steps: int | None = None,
+                  on_steps: int | None = None, batch_size: int = 256, mean: Sequence[float] | None = None,
+                  std: Sequence[float] | None = None, device: str | torch.device | None = None,
+                  progress: bool = False) -> np.ndarray:
+    """Top-1 accuracy of the logits at every time step, ``(T,)`` (one value for a static model).
+
+    The schedule defaults to the model's own (``n_steps``/``on_steps``, which a loaded checkpoint
+    sets to its training schedule); normalisation to the model's ``norm_mean``/``norm_std`` (else
+    the CIFAR-10 statistics). Before the readout step the logits are the bias alone.
+    """
+    if len(data) == 0:
+        raise ValueError("step_accuracy needs at least one image")
+    dev = resolve_device(device) if device is not None else next(model.parameters()).device
+    mean = tuple(mean) if mean is not None else tuple(getattr(model, "norm_mean", CIFAR_MEAN))
+    std = tuple(std) if std is not None else tuple(getattr(model, "norm_std", CIFAR_STD))
+    was_training = model.training
+    model.eval()
+    correct = None
+    for lo in tqdm(range(0, len(data), batch_size), desc="evaluating", disable=not progress, leave=False):
+        x = to_tensor(data.images[lo:lo + batch_size], mean, std).to(dev)
+        y = torch.from_numpy(data.labels[lo:lo + batch_size]).to(dev)
+        hits = (_forward_logits(model, x, n_steps, on_steps).argmax(-1) == y[:, None]).sum(0)
+        correct = hits if correct is None else correct + hits
+    model.train(was_training)
+    return correct.double().cpu().numpy() / len(data)
 
 
 def _write_metrics(out: Path, rows: list[dict]) -> None:
@@ -199,7 +260,9 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike, out_dir: 
         train_idx.sort()
     train_set, val_set = data.subset(train_idx), data.subset(val_idx)
 
-    model = create_model(config.model, **config.model_kwargs).to(device)
+    model = create_model(config.model, **config.model_kwargs)
+    init_sha = _load_init(model, config) if config.init_from is not None else None
+    model = model.to(device)
     n_classes = getattr(model, "n_classes", None)
     if n_classes is not None and n_classes < len(data.classes):
         raise ValueError(f"model {config.model!r} has {n_classes} outputs but the data have {len(data.classes)} "
@@ -224,8 +287,16 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike, out_dir: 
     n_steps = (config.n_steps if config.n_steps is not None else getattr(model, "n_steps", 1)) if time_varying else None
     on_steps = config.on_steps if config.on_steps is not None else n_steps
     T = n_steps or 1
-    weights = step_loss_weights(T, min(_readout_from(model), T - 1), config.loss_steps,
-                                config.step_weighting).to(device)
+    readout = min(_readout_from(model), T - 1)
+    if config.loss_from is not None and time_varying:
+        if config.loss_from < readout:
+            raise ConfigError(f"invalid training config: loss_from={config.loss_from} (expected >= the readout step "
+                              f"{readout} of {config.model!r}: earlier logits do not depend on the image)")
+        if config.loss_from >= T:
+            raise ConfigError(f"invalid training config: loss_from={config.loss_from} (expected < n_steps={T})")
+    first = config.loss_from if (config.loss_from is not None and time_varying) else readout
+    weights = step_loss_weights(T, first, config.loss_steps, config.step_weighting).to(device)
+    schedule = training_schedule(config, model) if time_varying else None
 
     mean = config.mean or tuple(getattr(model, "norm_mean", CIFAR_MEAN))
     std = config.std or tuple(getattr(model, "norm_std", CIFAR_STD))
@@ -323,7 +394,7 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike, out_dir: 
             best_acc = val_acc
             stale = 0
             save_checkpoint(out / "best.pt", model=model, model_name=config.model, model_kwargs=config.model_kwargs,
-                            config=cfg_dict, metrics=metrics)
+                            config=cfg_dict, metrics=metrics, schedule=schedule)
         else:
             stale += 1
         checkpoint(epoch + 1, 0, None)
@@ -342,8 +413,10 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike, out_dir: 
         log.info("test accuracy %.4f (loss %.4f)", test_acc, test_loss)
     wall = time.perf_counter() - t_start
     summary = {"test_accuracy": test_acc, "wall_time_s": wall, "epochs_run": len(metrics)}
+    if init_sha is not None:
+        summary["init_from_sha256"] = init_sha
     save_checkpoint(out / "model.pt", model=model, model_name=config.model, model_kwargs=config.model_kwargs,
-                    config={**cfg_dict, "summary": summary}, metrics=metrics)
+                    config={**cfg_dict, "summary": summary}, metrics=metrics, schedule=schedule)
     atomic_write_json(out / "summary.json", summary)
     return TrainResult(out, model, metrics, test_acc, wall)
 
