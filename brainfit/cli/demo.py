@@ -43,6 +43,9 @@ class DemoModel:
     ``weights``: ``"pretrained"`` (the shipped trained weights, the default), ``"random"``
     (untrained, drawn from ``seed``) or the path of a brainfit checkpoint
     (:func:`brainfit.models.model_from_spec`).
+
+    ``n_steps``/``on_steps``: the unroll (default: the model's own, which for trained weights is
+    the schedule they were trained under); extraction warns when it leaves that schedule.
     """
 
     name: str
@@ -50,6 +53,8 @@ class DemoModel:
     temporal_map: dict
     weights: str = "pretrained"
     seed: int = 0
+    n_steps: int | None = None
+    on_steps: int | None = None
 
     def __post_init__(self) -> None:
         from brainfit.temporal import TemporalMap
@@ -60,6 +65,12 @@ class DemoModel:
                 raise ValueError(f"demo model {field_name} must be a non-empty string, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"demo model seed must be an int >= 0, got {self.seed!r}")
+        for field_name in ("n_steps", "on_steps"):
+            value = getattr(self, field_name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"demo model {field_name} must be an int >= 1 or null, got {value!r}")
+        if self.n_steps is not None and self.on_steps is not None and self.on_steps > self.n_steps:
+            raise ValueError(f"demo model on_steps={self.on_steps} must be <= n_steps={self.n_steps}")
         object.__setattr__(self, "temporal_map", TemporalMap.from_dict(dict(self.temporal_map)).to_dict())
 
 
@@ -249,8 +260,8 @@ def run_demo(config: DemoConfig, out: str | Path, *, device: str | None = None, 
     for m in config.models:
         model = built[m.name]
         t_model = time.perf_counter()
-        acts = extract(model, stimuli, projection=RandomProjection(width=config.projection_width,
-                                                                   seed=config.projection_seed),
+        acts = extract(model, stimuli, n_steps=m.n_steps, on_steps=m.on_steps,
+                       projection=RandomProjection(width=config.projection_width, seed=config.projection_seed),
                        cache=out / "activations", device=device, model_id=m.name, progress=progress)
         with warnings.catch_warnings():
             # layers the feedforward sweep has not reached yet score ~0 in the earliest bins (expected)
@@ -276,7 +287,10 @@ def run_demo(config: DemoConfig, out: str | Path, *, device: str | None = None, 
         seconds = time.perf_counter() - t_model
         models_info.append({"name": m.name, "label": m.label, "weights": model.weights_source,
                             "params": count_params(model), "is_recurrent": bool(model.is_recurrent),
-                            "temporal_map": m.temporal_map["kind"], "layers_selected": chosen, "seconds": round(seconds, 1)})
+                            "temporal_map": m.temporal_map["kind"], "layers_selected": chosen, "seconds": round(seconds, 1),
+                            "n_steps": m.n_steps if m.n_steps is not None else getattr(model, "n_steps", None),
+                            "on_steps": m.on_steps if m.on_steps is not None else getattr(model, "on_steps", None),
+                            "trained_schedule": getattr(model, "trained_schedule", None)})
         print(f"  {m.name:28s} {m.label:38s} layers chosen on training folds: "
               + ", ".join(f"{r} {'/'.join(chosen[r])}" for r in config.regions) + f"  ({seconds:.0f} s)")
 

@@ -216,7 +216,8 @@ def model_from_spec(name: str | None = None, *, weights: str | os.PathLike = "pr
         ``"pretrained"``: the shipped (or shared) trained weights (:func:`list_pretrained`);
         ``"random"``: a fresh initialisation drawn from ``seed`` (the global torch RNG is left
         untouched), so the same name and seed always give the same weights; a path: a brainfit
-        checkpoint (:func:`load_model`).
+        checkpoint (:func:`load_model`) of ``name``, or of the model whose weights ``name``
+        reuses (an ``*_unrolled`` control built from its ConvRNN's checkpoint).
     seed : int
         Seed of ``"random"`` weights.
     **kwargs
@@ -264,7 +265,15 @@ def model_from_spec(name: str | None = None, *, weights: str | os.PathLike = "pr
     if kwargs:
         raise ValueError(f"a checkpoint fixes the architecture; arguments {sorted(kwargs)} are not allowed")
     model = load_model(path)
-    if name is not None and model.checkpoint_info["model_name"] != name:
-        raise ValueError(f"checkpoint {path} holds {model.checkpoint_info['model_name']!r}, not {name!r}")
+    held = model.checkpoint_info["model_name"]
+    if name is not None and held != name:
+        entry = _MODELS.get(name)
+        if entry.weights_of != held:
+            raise ValueError(f"checkpoint {path} holds {held!r}, not {name!r}"
+                             + (f" (nor {entry.weights_of!r}, whose weights it reuses)" if entry.weights_of else ""))
+        # a control that reuses another model's weights (``*_unrolled``), built from that model's checkpoint
+        model = entry.adapt(model)
+        model.eval()
+        model.registry_name = name
     model.weights_source = str(path)
     return model

@@ -203,3 +203,28 @@ def test_models_show_prints_the_schedule(tmp_path, capsys):
     assert "not recorded (no trained weights)" in capsys.readouterr().out
     assert main(["models", "show", "convrnn_small_rgcc"]) == 2
     assert "convrnn_small_rgc" in capsys.readouterr().err
+
+
+def test_an_unrolled_control_is_built_from_its_convrnns_checkpoint(tmp_path):
+    from brainfit.models import model_from_spec
+
+    path = _saved(tmp_path, {"n_steps": 7, "on_steps": 7})
+    ctrl = model_from_spec("convrnn_small_rgc_unrolled", weights=path)
+    rnn = load_model(path)
+    assert ctrl.registry_name == "convrnn_small_rgc_unrolled" and not ctrl.is_recurrent
+    assert (ctrl.n_steps, ctrl.on_steps) == (7, 7)  # the schedule its weights were trained for
+    for (k, a), (_, b) in zip(rnn.state_dict().items(), ctrl.state_dict().items()):
+        assert torch.equal(a, b), k
+    with pytest.raises(ValueError, match="holds 'convrnn_small_rgc', not 'convrnn_small_vanilla_unrolled' "
+                                         r"\(nor 'convrnn_small_vanilla'"):
+        model_from_spec("convrnn_small_vanilla_unrolled", weights=path)
+
+
+@pytest.mark.parametrize("kw, match", [({"n_steps": 0}, "n_steps must be an int >= 1"),
+                                       ({"on_steps": "10"}, "on_steps must be an int >= 1"),
+                                       ({"n_steps": 5, "on_steps": 6}, "on_steps=6 must be <= n_steps=5")])
+def test_demo_model_unroll_is_checked(kw, match):
+    from brainfit.cli.demo import DemoModel
+
+    with pytest.raises(ValueError, match=match):
+        DemoModel("convrnn_small_rgc", "x", {"kind": "one_to_one"}, **kw)
