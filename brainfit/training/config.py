@@ -115,6 +115,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "loss_steps": choice("last", "all"),
     "loss_from": optional(int_field(0)),
     "step_weighting": choice("uniform", "linear"),
+    "freeze_batchnorm": bool_field,
     "augment": bool_field,
     "val_fraction": float_field(0.0, 1.0, high_open=True, expected="a number in [0, 1)"),
     "max_train_images": optional(int_field(1)),
@@ -208,6 +209,12 @@ class TrainConfig:
         its answer after offset.
     step_weighting : {"uniform", "linear"}
         With ``loss_steps="all"``: equal weights, or weights growing linearly with the step.
+    freeze_batchnorm : bool
+        Keep batch norm in inference mode while training: normalise with the running statistics
+        (not updated) and learn only its scale and shift. For fine-tuning a recurrent model to a
+        schedule with a blank period: with batch statistics, a batch of identical gray inputs is
+        normalised by its own near-zero variance, so training would see a gray period the
+        evaluated network never sees.
     augment : bool
         Random crop (padding 4) and horizontal flip.
     val_fraction : float in [0, 1)
@@ -259,6 +266,7 @@ class TrainConfig:
     loss_steps: str = "last"
     loss_from: int | None = None
     step_weighting: str = "uniform"
+    freeze_batchnorm: bool = False
     augment: bool = True
     val_fraction: float = 0.1
     max_train_images: int | None = None

@@ -107,6 +107,15 @@ def training_schedule(config: TrainConfig, model: nn.Module) -> dict[str, Any]:
             "loss_from": int(loss_from), "step_weighting": config.step_weighting, "readout_step": int(readout)}
 
 
+def _train_mode(model: nn.Module, freeze_batchnorm: bool) -> None:
+    """``model.train()``, with batch norm layers kept in inference mode when ``freeze_batchnorm``."""
+    model.train()
+    if freeze_batchnorm:
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+
 def step_loss_weights(n_steps: int, first_valid: int, mode: str, weighting: str) -> torch.Tensor:
     """Loss weight per time step (sums to 1): last step only, or all valid steps."""
     w = torch.zeros(n_steps)
@@ -151,7 +160,7 @@ def evaluate(model: nn.Module, data: ClassificationData, *, n_steps: int | None 
              device: str | torch.device | None = None, progress: bool = False) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of the last time step's logits on ``data``."""
     dev = resolve_device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
+    modes = [m.training for m in model.modules()]
     model.eval()
     total_loss, correct = 0.0, 0
     for lo in tqdm(range(0, len(data), batch_size), desc="evaluating", disable=not progress, leave=False):
@@ -160,7 +169,8 @@ def evaluate(model: nn.Module, data: ClassificationData, *, n_steps: int | None 
         logits = _forward_logits(model, x, n_steps, on_steps)[:, -1].float()
         total_loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
-    model.train(was_training)
+    for m, mode in zip(model.modules(), modes):  # restored per module (frozen batch norm stays so)
+        m.training = mode
     n = max(1, len(data))
     return total_loss / n, correct / n
 
@@ -181,7 +191,7 @@ def step_accuracy(model: nn.Module, data: ClassificationData, *, n_steps: int | 
     dev = resolve_device(device) if device is not None else next(model.parameters()).device
     mean = tuple(mean) if mean is not None else tuple(getattr(model, "norm_mean", CIFAR_MEAN))
     std = tuple(std) if std is not None else tuple(getattr(model, "norm_std", CIFAR_STD))
-    was_training = model.training
+    modes = [m.training for m in model.modules()]
     model.eval()
     correct = None
     for lo in tqdm(range(0, len(data), batch_size), desc="evaluating", disable=not progress, leave=False):
@@ -189,7 +199,8 @@ def step_accuracy(model: nn.Module, data: ClassificationData, *, n_steps: int | 
         y = torch.from_numpy(data.labels[lo:lo + batch_size]).to(dev)
         hits = (_forward_logits(model, x, n_steps, on_steps).argmax(-1) == y[:, None]).sum(0)
         correct = hits if correct is None else correct + hits
-    model.train(was_training)
+    for m, mode in zip(model.modules(), modes):  # restored per module (frozen batch norm stays so)
+        m.training = mode
     return correct.double().cpu().numpy() / len(data)
 
 
@@ -334,8 +345,8 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike, out_dir: 
                             "epoch": epoch, "iteration_in_epoch": it_in_epoch, "best_val_acc": best_acc})
 
     stale = 0
-    model.train()
     for epoch in range(start_epoch, config.epochs):
+        _train_mode(model, config.freeze_batchnorm)  # again every epoch: evaluation switches to eval mode
         t_epoch = time.perf_counter()
         batches = epoch_batches(len(train_set), config.batch_size, config.seed, epoch)
         aug = torch.Generator().manual_seed(int(config.seed * 100003 + epoch))

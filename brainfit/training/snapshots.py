@@ -73,13 +73,14 @@ class ActivationSnapshots:
         n_t = (self.n_steps or int(getattr(model, "n_steps", 1))) if view.time_varying else 1
         # channel means (P, C) of every output, captured as the forward pass produces them
         means: dict[str, list[torch.Tensor]] = {n: [] for n in view.names}
-        was = model.training
+        modes = [m.training for m in model.modules()]  # per module: batch norm may be frozen in training
         model.eval()
         try:
             with view.capture(lambda name, out: means[name].append(_channel_mean(out))):
                 view.run(self.probe.to(next(model.parameters()).device), n_steps=self.n_steps)
         finally:
-            model.train(was)
+            for m, mode in zip(model.modules(), modes):
+                m.training = mode
         # A resumed run may revisit iterations already recorded: drop those, keep order.
         keep = sum(1 for i in self.iterations if i < iteration)
         self.iterations = self.iterations[:keep] + [iteration]

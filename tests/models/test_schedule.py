@@ -228,3 +228,25 @@ def test_demo_model_unroll_is_checked(kw, match):
 
     with pytest.raises(ValueError, match=match):
         DemoModel("convrnn_small_rgc", "x", {"kind": "one_to_one"}, **kw)
+
+
+def test_frozen_batchnorm_keeps_its_statistics_and_learns_its_affine(tmp_path):
+    from brainfit.training.snapshots import ActivationSnapshots  # a callback that switches to eval and back
+
+    torch.manual_seed(2)
+    start = tmp_path / "start.pt"
+    src = create_model("convrnn_small_vanilla", n_classes=4)
+    for b in src.blocks:
+        b.bn.running_mean.normal_()
+        b.bn.running_var.uniform_(0.5, 2.0)
+    save_checkpoint(start, model=src, model_name="convrnn_small_vanilla", model_kwargs={"n_classes": 4})
+    probe = torch.randn(2, 3, 32, 32)
+    cfg = TrainConfig(model="convrnn_small_vanilla", data="toy", model_kwargs={"n_classes": 4}, epochs=2,
+                      batch_size=16, n_steps=8, on_steps=3, loss_steps="all", freeze_batchnorm=True,
+                      val_fraction=0.25, init_from=str(start))
+    res = train(cfg, tmp_path / "run", progress=False, data=_data(),
+                callbacks=[ActivationSnapshots(tmp_path / "snaps.h5", probe, every=1, layers=["conv5"])])
+    for a, b in zip(src.blocks, res.model.blocks):
+        assert torch.equal(a.bn.running_mean, b.bn.running_mean) and torch.equal(a.bn.running_var, b.bn.running_var)
+        assert int(b.bn.num_batches_tracked) == int(a.bn.num_batches_tracked)
+    assert not torch.equal(src.blocks[4].bn.weight, res.model.blocks[4].bn.weight)
