@@ -15,28 +15,7 @@ import time
 import torch
 
 from brainfit.models import create_model
-
-
-def bare_unroll(model, x: torch.Tensor, n_steps: int, on_steps: int) -> torch.Tensor:
-    """Every block recomputed at every step (pipelined, no feedback): logits ``(B, T, C)``."""
-    outs, states, logits = [None] * len(model.blocks), [None] * len(model.blocks), []
-    for t in range(n_steps):
-        img = x if t < on_steps else torch.zeros_like(x)
-        new = list(outs)
-        for k, block in enumerate(model.blocks):
-            if t < k:
-                continue
-            drive = block.drive(img if k == 0 else outs[k - 1])
-            if block.cell is not None:
-                st = block.cell.init_state(drive) if states[k] is None else states[k]
-                y, states[k] = block.cell(drive, st, None)
-            else:
-                y = torch.relu(drive)
-            new[k] = block.pool(y)
-        outs = new
-        logits.append(model.head(outs[-1].mean(dim=(2, 3))) if outs[-1] is not None
-                      else model.head.bias.expand(x.shape[0], -1))
-    return torch.stack(logits, 1)
+from brainfit.models.convrnn import unroll_without_reuse as bare_unroll
 
 
 def seconds_per_iteration(step, model, x, y, n_steps, on_steps, repeats: int) -> float:

@@ -1,9 +1,13 @@
 """A minimal model that follows brainfit's model contract, for tests that must not depend on the
 registry: two blocks with ``output`` hook points, pipelined arrival, local recurrence, a call
-counter and an optional failure on a given call (to interrupt runs)."""
+counter and an optional failure on a given call (to interrupt runs); and a learnable toy
+classification task (`toy_classification`)."""
 
+import numpy as np
 import torch
 from torch import nn
+
+from brainfit.training.data import ClassificationData
 
 
 class Interrupted(KeyboardInterrupt):
@@ -57,3 +61,13 @@ class Tiny(nn.Module):
         if return_layers:
             return logits, {k: torch.stack(v, 1) for k, v in per_layer.items()}
         return logits
+
+
+def toy_classification(n=96, size=16, n_classes=4, seed=0):
+    """Learnable toy task: the class sets which colour channel is bright."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % n_classes
+    imgs = rng.integers(0, 60, size=(n, size, size, 3)).astype(np.uint8)
+    for i, c in enumerate(labels):
+        imgs[i, :, :, c % 3] += np.uint8(120 + 60 * (c // 3))
+    return ClassificationData(imgs, labels.astype(np.int64), [f"c{i}" for i in range(n_classes)], "toy")

@@ -21,6 +21,9 @@ A :class:`VisionModel` exposes
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from torch import nn
 
 __all__ = ["VisionModel", "count_params"]
@@ -71,3 +74,16 @@ class VisionModel(nn.Module):
     def readout_step(self) -> int:
         """First time step whose logits depend on the image."""
         return 0
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """``model.eval()`` for the block, then every module's own mode back (not one ``train(flag)``
+    for all: a training run may keep some modules, e.g. frozen batch norm, in eval mode)."""
+    modes = [m.training for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, mode in zip(model.modules(), modes):
+            m.training = mode

@@ -29,7 +29,7 @@ from brainfit.models.base import VisionModel
 from brainfit.models.cells import CELL_TYPES, make_cell
 from brainfit.models.registry import register_model
 
-__all__ = ["BlockSpec", "ConvBlock", "ConvRNN", "SMALL_SPEC", "SMALL_REGIONS"]
+__all__ = ["BlockSpec", "ConvBlock", "ConvRNN", "SMALL_SPEC", "SMALL_REGIONS", "unroll_without_reuse"]
 
 
 @dataclass(frozen=True)
@@ -248,6 +248,36 @@ class ConvRNN(VisionModel):
                 seq = [torch.zeros_like(seq[0])] * missing + seq if seq else []
             layers[s.name] = torch.stack(seq, 1)
         return out, layers
+
+
+def unroll_without_reuse(model: ConvRNN, images: torch.Tensor, n_steps: int, on_steps: int) -> torch.Tensor:
+    """Logits ``(B, T, n_classes)`` of a pipelined ConvRNN without feedback, every block recomputed at
+    every step: the definition :meth:`ConvRNN.forward` must equal exactly, and the floor its reuse of
+    unchanged drives is timed against (``benchmarks/bench_schedule_unroll.py``)."""
+    if not model.pipelined or model.feedback_edges or model.unrolled:
+        raise ValueError("unroll_without_reuse covers pipelined ConvRNNs without feedback")
+    K = len(model.blocks)
+    outs: list[torch.Tensor | None] = [None] * K
+    states: list[tuple | None] = [None] * K
+    logits = []
+    for t in range(n_steps):
+        img = images if t < on_steps else torch.zeros_like(images)
+        new = list(outs)
+        for k, block in enumerate(model.blocks):
+            if t < k:
+                continue
+            drive = block.drive(img if k == 0 else outs[k - 1])
+            if block.cell is not None:
+                st = block.cell.init_state(drive) if states[k] is None else states[k]
+                y, states[k] = block.cell(drive, st, None)
+            else:
+                y = torch.relu(drive)
+            new[k] = block.pool(y)
+        outs = new
+        top = outs[-1]
+        logits.append(model.head(top.mean(dim=(2, 3))) if top is not None
+                      else model.head.bias.expand(images.shape[0], -1))
+    return torch.stack(logits, 1)
 
 
 # ----------------------------------------------------------------------------- registered presets

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,9 +28,10 @@ import yaml
 from torch import nn
 from tqdm.auto import tqdm
 
-from brainfit._io import atomic_write_json, atomic_write_text
+from brainfit._io import atomic_write_json, atomic_write_text, sha256_file
 from brainfit.device import resolve_device
 from brainfit.models import create_model
+from brainfit.models.base import eval_mode
 from brainfit.models.checkpoint import load_checkpoint, save_checkpoint
 from brainfit.stimuli import images_to_tensor as to_tensor
 from brainfit.training.config import ConfigError, TrainConfig
@@ -77,8 +78,6 @@ def _readout_from(model: nn.Module) -> int:
 
 def _load_init(model: nn.Module, config: TrainConfig) -> str:
     """Load ``config.init_from`` into ``model`` (strict) and return the file's SHA-256."""
-    import hashlib
-
     path = Path(config.init_from)
     if not path.is_file():
         raise FileNotFoundError(f"init_from: no checkpoint at {path}")
@@ -91,7 +90,7 @@ def _load_init(model: nn.Module, config: TrainConfig) -> str:
     except RuntimeError as err:
         raise ValueError(f"init_from {path} does not fit {config.model!r} built with model_kwargs="
                          f"{config.model_kwargs}: {err}") from None
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return sha256_file(path)
 
 
 def training_schedule(config: TrainConfig, model: nn.Module) -> dict[str, Any]:
@@ -154,23 +153,26 @@ def lr_schedule(opt: torch.optim.Optimizer, total: int, warmup: int,
     return torch.optim.lr_scheduler.SequentialLR(opt, [linear, cosine], milestones=[warmup])
 
 
+def _batches(data: ClassificationData, batch_size: int, mean: Sequence[float], std: Sequence[float],
+             device: torch.device, progress: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``(images, labels)`` of ``data`` in order, normalised, on ``device``."""
+    for lo in tqdm(range(0, len(data), batch_size), desc="evaluating", disable=not progress, leave=False):
+        yield (to_tensor(data.images[lo:lo + batch_size], mean, std).to(device),
+               torch.from_numpy(data.labels[lo:lo + batch_size]).to(device))
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, data: ClassificationData, *, n_steps: int | None = None, on_steps: int | None = None,
              batch_size: int = 256, mean: Sequence[float] = CIFAR_MEAN, std: Sequence[float] = CIFAR_STD,
              device: str | torch.device | None = None, progress: bool = False) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of the last time step's logits on ``data``."""
     dev = resolve_device(device) if device is not None else next(model.parameters()).device
-    modes = [m.training for m in model.modules()]
-    model.eval()
     total_loss, correct = 0.0, 0
-    for lo in tqdm(range(0, len(data), batch_size), desc="evaluating", disable=not progress, leave=False):
-        x = to_tensor(data.images[lo:lo + batch_size], mean, std).to(dev)
-        y = torch.from_numpy(data.labels[lo:lo + batch_size]).to(dev)
-        logits = _forward_logits(model, x, n_steps, on_steps)[:, -1].float()
-        total_loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
-        correct += (logits.argmax(1) == y).sum().item()
-    for m, mode in zip(model.modules(), modes):  # restored per module (frozen batch norm stays so)
-        m.training = mode
+    with eval_mode(model):
+        for x, y in _batches(data, batch_size, mean, std, dev, progress):
+            logits = _forward_logits(model, x, n_steps, on_steps)[:, -1].float()
+            total_loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()
+            correct += (logits.argmax(1) == y).sum().item()
     n = max(1, len(data))
     return total_loss / n, correct / n
 
@@ -191,16 +193,11 @@ def step_accuracy(model: nn.Module, data: ClassificationData, *, n_steps: int | 
     dev = resolve_device(device) if device is not None else next(model.parameters()).device
     mean = tuple(mean) if mean is not None else tuple(getattr(model, "norm_mean", CIFAR_MEAN))
     std = tuple(std) if std is not None else tuple(getattr(model, "norm_std", CIFAR_STD))
-    modes = [m.training for m in model.modules()]
-    model.eval()
     correct = None
-    for lo in tqdm(range(0, len(data), batch_size), desc="evaluating", disable=not progress, leave=False):
-        x = to_tensor(data.images[lo:lo + batch_size], mean, std).to(dev)
-        y = torch.from_numpy(data.labels[lo:lo + batch_size]).to(dev)
-        hits = (_forward_logits(model, x, n_steps, on_steps).argmax(-1) == y[:, None]).sum(0)
-        correct = hits if correct is None else correct + hits
-    for m, mode in zip(model.modules(), modes):  # restored per module (frozen batch norm stays so)
-        m.training = mode
+    with eval_mode(model):
+        for x, y in _batches(data, batch_size, mean, std, dev, progress):
+            hits = (_forward_logits(model, x, n_steps, on_steps).argmax(-1) == y[:, None]).sum(0)
+            correct = hits if correct is None else correct + hits
     return correct.double().cpu().numpy() / len(data)
 
 
@@ -305,9 +302,9 @@ def train(config: TrainConfig | Mapping[str, Any] | str | os.PathLike, out_dir: 
                               f"{readout} of {config.model!r}: earlier logits do not depend on the image)")
         if config.loss_from >= T:
             raise ConfigError(f"invalid training config: loss_from={config.loss_from} (expected < n_steps={T})")
-    first = config.loss_from if (config.loss_from is not None and time_varying) else readout
-    weights = step_loss_weights(T, first, config.loss_steps, config.step_weighting).to(device)
     schedule = training_schedule(config, model) if time_varying else None
+    weights = step_loss_weights(T, schedule["loss_from"] if schedule else readout, config.loss_steps,
+                                config.step_weighting).to(device)
 
     mean = config.mean or tuple(getattr(model, "norm_mean", CIFAR_MEAN))
     std = config.std or tuple(getattr(model, "norm_std", CIFAR_STD))

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from brainfit._io import atomic_path
+from brainfit.models.base import eval_mode
 from brainfit.models.capture import ModelView
 
 __all__ = ["ActivationSnapshots", "read_snapshots"]
@@ -73,14 +74,8 @@ class ActivationSnapshots:
         n_t = (self.n_steps or int(getattr(model, "n_steps", 1))) if view.time_varying else 1
         # channel means (P, C) of every output, captured as the forward pass produces them
         means: dict[str, list[torch.Tensor]] = {n: [] for n in view.names}
-        modes = [m.training for m in model.modules()]  # per module: batch norm may be frozen in training
-        model.eval()
-        try:
-            with view.capture(lambda name, out: means[name].append(_channel_mean(out))):
-                view.run(self.probe.to(next(model.parameters()).device), n_steps=self.n_steps)
-        finally:
-            for m, mode in zip(model.modules(), modes):
-                m.training = mode
+        with eval_mode(model), view.capture(lambda name, out: means[name].append(_channel_mean(out))):
+            view.run(self.probe.to(next(model.parameters()).device), n_steps=self.n_steps)
         # A resumed run may revisit iterations already recorded: drop those, keep order.
         keep = sum(1 for i in self.iterations if i < iteration)
         self.iterations = self.iterations[:keep] + [iteration]

@@ -12,20 +12,16 @@ import torch
 from brainfit.activations import extract
 from brainfit.cli import main
 from brainfit.models import create_model, load_checkpoint, load_model, save_checkpoint
-from brainfit.models.convrnn import ConvRNN
+from brainfit.models.convrnn import unroll_without_reuse
 from brainfit.models.schedule import ScheduleWarning, check_schedule, schedule_from_checkpoint
 from brainfit.stimuli import StimulusSet
-from brainfit.training import ClassificationData, ConfigError, TrainConfig, step_accuracy, train
+from brainfit.training import ConfigError, TrainConfig, step_accuracy, train
 from brainfit.training.loop import evaluate
+from tiny_models import toy_classification
 
 
-def _data(n=48, size=32, n_classes=4, seed=0):
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % n_classes
-    imgs = rng.integers(0, 60, size=(n, size, size, 3)).astype(np.uint8)
-    for i, c in enumerate(labels):
-        imgs[i, :, :, c % 3] += np.uint8(120 + 60 * (c // 3))
-    return ClassificationData(imgs, labels.astype(np.int64), [f"c{i}" for i in range(n_classes)], "toy")
+def _data(n=48, seed=0):
+    return toy_classification(n, size=32, seed=seed)  # the ConvRNN presets are built for 32 px
 
 
 @pytest.fixture
@@ -142,29 +138,6 @@ def test_fine_tuning_from_the_wrong_weights_is_refused(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def _reference_unroll(model: ConvRNN, x: torch.Tensor, n_steps: int, on_steps: int) -> torch.Tensor:
-    """Every block recomputed at every step (no reuse): the definition the fast unroll must equal."""
-    K = len(model.blocks)
-    outs, states, logits = [None] * K, [None] * K, []
-    for t in range(n_steps):
-        img = x if t < on_steps else torch.zeros_like(x)
-        new = list(outs)
-        for k, block in enumerate(model.blocks):
-            if t < k:
-                continue
-            drive = block.drive(img if k == 0 else outs[k - 1])
-            if block.cell is not None:
-                st = block.cell.init_state(drive) if states[k] is None else states[k]
-                y, states[k] = block.cell(drive, st, None)
-            else:
-                y = torch.relu(drive)
-            new[k] = block.pool(y)
-        outs = new
-        logits.append(model.head(outs[-1].mean(dim=(2, 3))) if outs[-1] is not None
-                      else model.head.bias.expand(x.shape[0], -1))
-    return torch.stack(logits, 1)
-
-
 @pytest.mark.parametrize("name", ["convrnn_small_rgc", "convrnn_small_vanilla"])
 def test_reusing_unchanged_drives_is_exact(name, monkeypatch):
     torch.manual_seed(0)
@@ -173,7 +146,7 @@ def test_reusing_unchanged_drives_is_exact(name, monkeypatch):
         p.data.add_(0.05 * torch.randn_like(p))
     x = torch.randn(3, 3, 32, 32)
     with torch.no_grad():
-        ref = _reference_unroll(model, x, 26, 10)
+        ref = unroll_without_reuse(model, x, 26, 10)
     calls = {}
     conv3 = model.blocks[2]
     original = type(conv3).drive

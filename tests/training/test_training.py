@@ -27,20 +27,14 @@ from brainfit.training.data import (
     train_val_split,
 )
 from brainfit.training.loop import lr_schedule, step_loss_weights
+from tiny_models import toy_classification
 
 
 class Stop(Exception):
     pass
 
 
-def _data(n=96, size=16, n_classes=4, seed=0):
-    """Learnable toy task: the class sets which colour channel is bright."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % n_classes
-    imgs = rng.integers(0, 60, size=(n, size, size, 3)).astype(np.uint8)
-    for i, c in enumerate(labels):
-        imgs[i, :, :, c % 3] += np.uint8(120 + 60 * (c // 3))
-    return ClassificationData(imgs, labels.astype(np.int64), [f"c{i}" for i in range(n_classes)], "toy")
+_data = toy_classification
 
 
 TRAINABLE = [m for m in list_models() if not m.startswith("resnet56")]
