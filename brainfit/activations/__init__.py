@@ -18,12 +18,14 @@ resumes from its last completed batch; a damaged file is detected, removed and r
 warning.
 
 Modules: :mod:`.reduce` (pooling, random projection, PCA), :mod:`.cache` (key, file format,
-damage detection), :mod:`.extraction` (``extract`` and the batch loop).
+damage detection), :mod:`.extraction` (``extract`` and the batch loop), :mod:`.maps`
+(:func:`layer_maps`: one layer's unreduced channel maps for one image at every step, for figures).
 """
 
 from brainfit.activations.cache import architecture_hash, default_cache_dir, open_activations, weights_hash
 from brainfit.activations.extraction import extract
+from brainfit.activations.maps import layer_maps
 from brainfit.activations.reduce import PCAProjection, RandomProjection, Reducer
 
 __all__ = ["RandomProjection", "PCAProjection", "extract", "weights_hash", "architecture_hash", "open_activations",
-           "default_cache_dir", "Reducer"]
+           "default_cache_dir", "Reducer", "layer_maps"]

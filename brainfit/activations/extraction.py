@@ -201,24 +201,8 @@ def _plan(model: nn.Module, stimuli: StimulusSet, layers: Sequence[str] | None, 
     dev = resolve_device(device)
     view = ModelView(model, layers)
     if preprocessing is None:
-        preprocessing = Preprocessing(size=getattr(model, "input_size", None),
-                                      mean=getattr(model, "norm_mean", Preprocessing.mean),
-                                      std=getattr(model, "norm_std", Preprocessing.std))
-    if view.time_varying:
-        n_steps = int(n_steps if n_steps is not None else getattr(model, "n_steps", 1))
-        # the model's own image duration is capped at a shorter unroll; an explicit one must fit
-        on_steps = int(on_steps if on_steps is not None else min(getattr(model, "on_steps", n_steps), n_steps))
-        if n_steps < 1 or not 1 <= on_steps <= n_steps:
-            raise ValueError(f"schedule needs n_steps >= 1 and 1 <= on_steps <= n_steps, got n_steps={n_steps}, "
-                             f"on_steps={on_steps}")
-        check_schedule(model, n_steps, on_steps, what="extracting", stacklevel=4)
-        steps = np.arange(n_steps)
-        late = {n: a for n, a in view.arrival.items() if a >= n_steps}
-        if late:  # the layer would never produce an output (its width is unknown, every value zero)
-            raise ValueError(f"layer(s) {list(late)} first produce output at step(s) {list(late.values())}, "
-                             f"which n_steps={n_steps} never reaches; use more steps or other layers")
-    else:
-        n_steps, on_steps, steps = None, None, np.arange(1)
+        preprocessing = _model_preprocessing(model)
+    n_steps, on_steps, steps = _schedule(model, view, n_steps, on_steps, what="extracting", stacklevel=5)
     reducer = Reducer(pooling, projection, dev)
     fields = cache_key_fields(weights=weights_hash(model), architecture=architecture_hash(model),
                               stimuli=stimuli.fingerprint(), preprocessing=preprocessing.to_dict(), layers=view.names,
@@ -234,6 +218,38 @@ def _plan(model: nn.Module, stimuli: StimulusSet, layers: Sequence[str] | None, 
     return _Job(view=view, reducer=reducer, stimuli=stimuli, preprocessing=preprocessing, batch_size=batch_size,
                 n_steps=n_steps, on_steps=on_steps, device=dev, steps=steps, key_fields=fields, key=key, final=final,
                 partial=partial, progress=progress)
+
+
+def _model_preprocessing(model: nn.Module) -> Preprocessing:
+    """The preprocessing a model expects: its ``input_size``, ``norm_mean`` and ``norm_std``."""
+    return Preprocessing(size=getattr(model, "input_size", None),
+                         mean=getattr(model, "norm_mean", Preprocessing.mean),
+                         std=getattr(model, "norm_std", Preprocessing.std))
+
+
+def _schedule(model: nn.Module, view: ModelView, n_steps: int | None, on_steps: int | None, *, what: str,
+              stacklevel: int) -> tuple[int | None, int | None, np.ndarray]:
+    """Settle the unroll of ``model``: ``(n_steps, on_steps, steps)``.
+
+    A time-varying model defaults to its own ``n_steps``/``on_steps`` (the image duration capped
+    at a shorter unroll; an explicit one must fit), is checked against its trained schedule
+    (:func:`~brainfit.models.schedule.check_schedule`; ``stacklevel`` counts from the warning
+    inside it), and every layer of ``view`` must produce an output within ``n_steps``. Any other
+    model runs once: ``(None, None, [0])``.
+    """
+    if not view.time_varying:
+        return None, None, np.arange(1)
+    n_steps = int(n_steps if n_steps is not None else getattr(model, "n_steps", 1))
+    on_steps = int(on_steps if on_steps is not None else min(getattr(model, "on_steps", n_steps), n_steps))
+    if n_steps < 1 or not 1 <= on_steps <= n_steps:
+        raise ValueError(f"schedule needs n_steps >= 1 and 1 <= on_steps <= n_steps, got n_steps={n_steps}, "
+                         f"on_steps={on_steps}")
+    check_schedule(model, n_steps, on_steps, what=what, stacklevel=stacklevel)
+    late = {n: a for n, a in view.arrival.items() if a >= n_steps}
+    if late:  # the layer would never produce an output (its width is unknown, every value zero)
+        raise ValueError(f"layer(s) {list(late)} first produce output at step(s) {list(late.values())}, "
+                         f"which n_steps={n_steps} never reaches; use more steps or other layers")
+    return n_steps, on_steps, np.arange(n_steps)
 
 
 def _features_of_batch(job: _Job, x: torch.Tensor, reducer: Reducer | None = None) -> LayerFeatures:

@@ -9,9 +9,12 @@ holds the same settings as the defaults):
 3. extract time-resolved activations (random projection, content-addressed cache) and map model
    steps onto the neural 10 ms bins (:mod:`brainfit.temporal`);
 4. fit cross-validated ridge per bin on the SAME folds for every model, the layer chosen per
-   region on training folds only, and score against split-half ceilings (:mod:`brainfit.scoring`);
-5. write per-model scores (netCDF), per-bin and paired tables (:mod:`brainfit.compare`, CSV), the
-   per-timestep predictivity figure (:mod:`brainfit.plots`) and a summary.
+   region on training folds only, and score against split-half ceilings
+   (:func:`brainfit.scoring.fit_model`);
+5. compare the first model with each of the others per time bin -- stimulus and neuroid bootstrap
+   CIs, sign-flip permutation tests with BH and cluster control over bins -- and write the
+   leaderboard, the figures and the summary (:func:`brainfit.report.write_comparison`);
+6. write the provenance and the self-contained HTML report (:func:`brainfit.report.write_report`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from brainfit._config import ConfigError, Invalid, check_fields, int_field, read_yaml_mapping, show, str_field
 
@@ -110,6 +112,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "projection_width": int_field(1),
     "projection_seed": int_field(0),
     "n_bootstrap": int_field(0),
+    "n_permutations": int_field(1),
     "seed": int_field(0),
     "ridge_log10_alphas": _decades,
     "quick": _mapping,
@@ -149,6 +152,7 @@ class DemoConfig:
     projection_width: int = 512
     projection_seed: int = 0
     n_bootstrap: int = 500
+    n_permutations: int = 2000
     seed: int = 0
     ridge_log10_alphas: tuple[int, int] = (-2, 10)
     quick: dict = field(default_factory=lambda: {
@@ -232,15 +236,15 @@ def _check_regions_and_layers(config: DemoConfig, neural: Any, built: dict[str, 
 
 def run_demo(config: DemoConfig, out: str | Path, *, device: str | None = None, progress: bool = True) -> dict:
     """Run the demo with ``config`` and write its outputs to ``out``; returns the summary dict."""
-    from brainfit._io import atomic_write_json, atomic_write_text
-    from brainfit.activations import RandomProjection, extract
-    from brainfit.assembly import average_repetitions, select_region
-    from brainfit.compare import paired_table, per_bin_table
+    from brainfit._io import atomic_write_json
+    from brainfit.activations import RandomProjection
+    from brainfit.assembly import average_repetitions
+    from brainfit.compare import ComparisonSettings
     from brainfit.data import load_dataset
     from brainfit.mapping import RidgeMapping, make_splits
-    from brainfit.models import count_params, model_from_spec
-    from brainfit.plots import save_figure, timecourse_panels
-    from brainfit.scoring import fit_and_score, save_scores, score_predictions
+    from brainfit.models import model_from_spec
+    from brainfit.report import dataset_sha256, provenance, write_comparison, write_report
+    from brainfit.scoring import fit_model, save_scores
     from brainfit.temporal import TemporalMap
 
     t0 = time.perf_counter()
@@ -254,103 +258,63 @@ def run_demo(config: DemoConfig, out: str | Path, *, device: str | None = None, 
           f"{neural.sizes['time_bin']} bins of 10 ms, {int(neural.repetition.max()) + 1} repetitions")
     splits = make_splits(average_repetitions(neural), n_folds=config.n_folds, seed=config.splits_seed)
     splits.save(out / "splits.json")
+    dataset = {"name": config.dataset, "kwargs": dict(config.dataset_kwargs), "sha256": dataset_sha256(neural),
+               "n_stimuli": len(stimuli), "n_neuroids": int(neural.sizes["neuroid"]), "regions": list(config.regions)}
 
     scores: dict[str, dict[str, Any]] = {}
+    fits: dict[str, Any] = {}
     models_info = []
     for m in config.models:
-        model = built[m.name]
         t_model = time.perf_counter()
-        acts = extract(model, stimuli, n_steps=m.n_steps, on_steps=m.on_steps,
-                       projection=RandomProjection(width=config.projection_width, seed=config.projection_seed),
-                       cache=out / "activations", device=device, model_id=m.name, progress=progress)
         with warnings.catch_warnings():
             # layers the feedforward sweep has not reached yet score ~0 in the earliest bins (expected)
             warnings.filterwarnings("ignore", message=".*feedforward signal has not reached.*")
-            # one fit for all sites (one decomposition per layer, bin and fold serves every
-            # region); layers are chosen per region on training folds; the per-region scores and
-            # their stimulus-bootstrap CIs come from the out-of-fold predictions of that choice
-            fit = fit_and_score(acts, neural, TemporalMap.from_dict(m.temporal_map), layers=list(config.layers),
-                                splits=splits, n_bootstrap=0, seed=config.seed, keep_predictions=True,
-                                mapping=RidgeMapping(alphas=config.alphas), progress=progress)
-        acts.close()
-        site_region = np.asarray(fit.region.values).astype(str)
-        scores[m.name] = {}
-        for region in config.regions:
-            ds = score_predictions(fit["prediction_selected"].isel(neuroid=site_region == region),
-                                   select_region(neural, region), splits=splits, n_bootstrap=config.n_bootstrap,
-                                   seed=config.seed)
-            ds["selected_layer"] = fit["selected_layer"].sel(selection_region=region, drop=True)
-            ds.attrs.update({k: v for k, v in fit.attrs.items() if k not in ds.attrs})
+            fits[m.name], scores[m.name], info = fit_model(
+                built[m.name], stimuli, neural, name=m.name, label=m.label,
+                temporal_map=TemporalMap.from_dict(m.temporal_map), regions=config.regions, splits=splits,
+                layers=config.layers, n_steps=m.n_steps, on_steps=m.on_steps,
+                projection=RandomProjection(width=config.projection_width, seed=config.projection_seed),
+                cache=out / "activations", device=device, mapping=RidgeMapping(alphas=config.alphas),
+                n_bootstrap=config.n_bootstrap, seed=config.seed, progress=progress, attrs={"dataset": dataset})
+        for region, ds in scores[m.name].items():
             save_scores(ds, out / "scores" / f"{m.name}_{region}.nc")
-            scores[m.name][region] = ds
-        chosen = {r: sorted(set(scores[m.name][r]["selected_layer"].values.ravel().tolist())) for r in config.regions}
-        seconds = time.perf_counter() - t_model
-        models_info.append({"name": m.name, "label": m.label, "weights": model.weights_source,
-                            "params": count_params(model), "is_recurrent": bool(model.is_recurrent),
-                            "temporal_map": m.temporal_map["kind"], "layers_selected": chosen, "seconds": round(seconds, 1),
-                            "n_steps": m.n_steps if m.n_steps is not None else getattr(model, "n_steps", None),
-                            "on_steps": m.on_steps if m.on_steps is not None else getattr(model, "on_steps", None),
-                            "trained_schedule": getattr(model, "trained_schedule", None)})
+        save_scores(fits[m.name], out / "scores" / f"{m.name}_layers.nc")
+        info["seconds"] = round(time.perf_counter() - t_model, 1)
+        models_info.append(info)
+        chosen = info["layers_selected"]
         print(f"  {m.name:28s} {m.label:38s} layers chosen on training folds: "
-              + ", ".join(f"{r} {'/'.join(chosen[r])}" for r in config.regions) + f"  ({seconds:.0f} s)")
+              + ", ".join(f"{r} {'/'.join(chosen[r])}" for r in config.regions) + f"  ({info['seconds']:.0f} s)")
 
-    per_bin = per_bin_table(scores)
-    paired = paired_table(scores, config.models[0].name, [m.name for m in config.models[1:]])
-    atomic_write_text(out / "per_bin_scores.csv", per_bin.to_csv(index=False))
-    atomic_write_text(out / "paired_differences.csv", paired.to_csv(index=False))
-    text = _score_lines(per_bin, config.regions) + _paired_lines(paired, config.regions)
-    atomic_write_text(out / "summary.txt", text)
     labels = {m.name: m.label for m in config.models}
-    figure = save_figure(timecourse_panels({labels[name]: by_region for name, by_region in scores.items()},
-                                           config.regions), out / "timecourse.png")
+    first = config.models[0].name
+    written = write_comparison(out, scores, pairs=[(first, m.name) for m in config.models[1:]], regions=config.regions,
+                               labels=labels, fits=fits, neural=neural, settings=ComparisonSettings(
+                                   n_permutations=config.n_permutations, n_bootstrap=config.n_bootstrap,
+                                   seed=config.seed), leaderboard_bootstrap=config.n_bootstrap)
     summary = {
         "config": config.to_dict(),
-        "dataset": {"name": config.dataset, **config.dataset_kwargs, "n_images": len(stimuli),
-                    "n_sites": int(neural.sizes["neuroid"])},
-        "splits": {"n_folds": config.n_folds, "seed": config.splits_seed, "fingerprint": splits.fingerprint},
-        "projection_width": config.projection_width, "n_bootstrap": config.n_bootstrap,
+        "dataset": dataset,
+        "splits": {"n_folds": config.n_folds, "seed": config.splits_seed, "stratify": splits.stratify,
+                   "fingerprint": splits.fingerprint},
         "models": models_info,
         "mean_ceiled_over_bins": {name: {r: float(np.nanmean(scores[name][r]["median_ceiled"].values))
                                          for r in config.regions} for name in scores},
-        "outputs": ["scores/*.nc", "per_bin_scores.csv", "paired_differences.csv", "summary.txt", figure.name],
-        "wall_time_s": round(time.perf_counter() - t0, 1),
+        "outputs": ["scores/*.nc", "leaderboard.csv", "leaderboard.md", "per_bin_scores.csv", "comparison/*.csv",
+                    *(f"figures/{f}" for f in written["figures"]), "summary.txt", "report.html"],
     }
+    settings = {"mapping": "ridge", "alphas": list(config.alphas), "layers": list(config.layers),
+                "projection_width": config.projection_width, "projection_seed": config.projection_seed,
+                "n_bootstrap": config.n_bootstrap, "n_permutations": config.n_permutations, "seed": config.seed}
+    atomic_write_json(out / "provenance.json", provenance(
+        command="brainfit demo", dataset=dataset, splits=summary["splits"], models=models_info, settings=settings))
+    report = write_report(out, title="brainfit demo: recurrent vs feedforward on the synthetic ventral stream")
+    summary["wall_time_s"] = round(time.perf_counter() - t0, 1)
     atomic_write_json(out / "summary.json", summary)
-    print(text, end="")
-    print(f"outputs in {out}/ ({summary['wall_time_s']:.0f} s): per-model scores (scores/*.nc), per_bin_scores.csv, "
-          f"paired_differences.csv, {figure.name}")
+    print(written["summary"], end="")
+    print(f"outputs in {out}/ ({summary['wall_time_s']:.0f} s): scores/*.nc, leaderboard.md, comparison/*.csv, "
+          f"figures/*.png, summary.txt")
+    print(f"report: {report}")
     return summary
-
-
-def _score_lines(per_bin: pd.DataFrame, regions: tuple[str, ...]) -> str:
-    lines = ["median ceiled score (r^2 / ceiling, reliable sites, layer chosen on training folds) per time bin"]
-    starts = np.unique(per_bin["time_bin_start"].to_numpy())
-    lines.append(f"  {'bin start (ms)':>40s} " + " ".join(f"{s:5.0f}" for s in starts) + "   mean")
-    models = list(dict.fromkeys(per_bin["model"]))
-    for region in regions:
-        lines.append(f"  {region}")
-        part = per_bin[per_bin["region"] == region]
-        table = part.pivot(index="model", columns="time_bin_start", values="median_ceiled").loc[models]
-        for name, row in table.iterrows():
-            v = row.to_numpy(dtype=float)
-            lines.append(f"  {name:>40s} " + " ".join(f"{x:5.2f}" for x in v) + f"  {np.nanmean(v):5.2f}")
-        n_rel = part[part["model"] == models[0]]["n_reliable"].to_numpy()
-        lines.append(f"  {'reliable sites':>40s} " + " ".join(f"{int(x):5d}" for x in n_rel))
-    return "\n".join(lines) + "\n"
-
-
-def _paired_lines(paired: pd.DataFrame, regions: tuple[str, ...], alpha: float = 0.05) -> str:
-    lines = ["paired per-site differences of the first model's ceiled score "
-             "(Wilcoxon over reliable sites, BH-FDR over bins; descriptive)"]
-    for (control, region), rows in paired.groupby(["control", "region"], sort=False):
-        rows = rows[np.isfinite(rows["median_diff"])]
-        if region not in regions or rows.empty:
-            continue
-        sig = rows["p_fdr"] < alpha
-        up, down = int((sig & (rows["median_diff"] > 0)).sum()), int((sig & (rows["median_diff"] < 0)).sum())
-        lines.append(f"  vs {control:28s} {region:3s}: median difference {rows['median_diff'].median():+.3f} over "
-                     f"{len(rows)} bins; higher in {up}, lower in {down} bins (FDR < {alpha:g})")
-    return "\n".join(lines) + "\n"
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

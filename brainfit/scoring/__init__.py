@@ -80,8 +80,9 @@ from brainfit.scoring.ceiling import (
     split_half_masks,
 )
 from brainfit.scoring.config import ScoringConfig
-from brainfit.scoring.correlation import correlate, pearson_r, standardize_within_folds
+from brainfit.scoring.correlation import correlate, pearson_r, standardize_within_folds, weighted_pearson
 from brainfit.scoring.pipeline import fit_and_score, score_predictions
+from brainfit.scoring.regions import fit_model, score_by_region
 from brainfit.scoring.results import load_scores, save_scores
 
 __all__ = [
@@ -90,12 +91,15 @@ __all__ = [
     "ceiled_score",
     "correlate",
     "fit_and_score",
+    "fit_model",
     "load_scores",
     "median_over",
     "pearson_r",
     "save_scores",
+    "score_by_region",
     "score_predictions",
     "split_half_ceiling",
     "split_half_masks",
     "standardize_within_folds",
+    "weighted_pearson",
 ]

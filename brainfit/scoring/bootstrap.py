@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from brainfit.scoring.ceiling import ceiled_score
-from brainfit.scoring.correlation import _weighted_pearson
+from brainfit.scoring.correlation import weighted_pearson
 
 __all__ = ["median_over"]
 
@@ -89,12 +89,12 @@ def _bootstrap(pred: np.ndarray, y: np.ndarray, ceil_info: dict[str, Any] | None
             wc = w[:, usable]
             with np.errstate(invalid="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                rh = np.nanmean(np.stack([_weighted_pearson(wc, a, bb) for a, bb in halves]), axis=0)
+                rh = np.nanmean(np.stack([weighted_pearson(wc, a, bb) for a, bb in halves]), axis=0)
             ceil_b = k * rh / (1.0 + (k - 1.0) * rh)
         else:
             ceil_b = np.broadcast_to(fixed_ceiling, (nb, len(cols)))
         for l in range(L):
-            r_b = _weighted_pearson(w, pc[l], yc)
+            r_b = weighted_pearson(w, pc[l], yc)
             c_b = ceiled_score(r_b, ceil_b)
             for t, idx in enumerate(per_bin):
                 if len(idx):

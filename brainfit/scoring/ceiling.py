@@ -7,9 +7,11 @@ so that every result is independent of the order of presentations.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import warnings
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -269,12 +271,41 @@ def _ceiling_for(neural: xr.DataArray, avg: xr.DataArray, ceiling: xr.DataArray 
             "pass the trials, or a precomputed ceiling=DataArray(neuroid x time_bin)"
         )
     ids = stimulus_ids(avg)
+    keep = min(n_bootstrap_splits, n_ceiling_splits) if n_bootstrap else 0
+    key = _content_key(neural, ids, avg, n_ceiling_splits, seed, keep)
+    if key in _SPLIT_HALF_MEMO:
+        _SPLIT_HALF_MEMO.move_to_end(key)
+        return _SPLIT_HALF_MEMO[key]
     group, rep = _trial_groups(neural, ids)
     n_trials = neural.sizes[PRESENTATION]
-    keep = min(n_bootstrap_splits, n_ceiling_splits) if n_bootstrap else 0
     res = _split_half_core(neural.values.reshape(n_trials, -1).astype(np.float64), group, rep, len(ids),
                            n_ceiling_splits, seed, keep_halves=keep, stacklevel=4)
     attrs = {"ceiling_source": "split_half", "ceiling_n_splits": int(n_ceiling_splits),
              "ceiling_spearman_brown_k": res["k"], "ceiling_n_stimuli": len(res["usable"])}
     res["split_half_r"] = res["r_half"].reshape(N, T)
-    return res["ceiling"].reshape(N, T), res, attrs
+    out = (res["ceiling"].reshape(N, T), res, attrs)
+    if len(res["usable"]) >= MIN_CEILING_STIMULI:  # (the few-stimuli warning must repeat on every call)
+        _SPLIT_HALF_MEMO[key] = out
+    while len(_SPLIT_HALF_MEMO) > _MEMO_SIZE:
+        _SPLIT_HALF_MEMO.popitem(last=False)
+    return out
+
+
+#: Split-half results of the last few (trials, settings), keyed by content: every model compared on
+#: one dataset gets the same ceiling, so it is computed once (seconds per call on the demo data).
+_SPLIT_HALF_MEMO: OrderedDict[str, tuple] = OrderedDict()
+_MEMO_SIZE = 6
+
+
+def _content_key(neural: xr.DataArray, ids: np.ndarray, avg: xr.DataArray, n_splits: int, seed: int,
+                 keep: int) -> str:
+    """Hash of everything a split-half ceiling depends on: trial values and their stimulus/repetition
+    labels, the stimulus and neuroid order of the result, and the settings."""
+    h = hashlib.sha256()
+    for part in (np.ascontiguousarray(neural.values), stimulus_ids(neural).astype(str),
+                 np.asarray(neural.coords[REPETITION].values), np.asarray(ids).astype(str),
+                 np.asarray(avg.coords[NEUROID_ID].values).astype(str) if NEUROID_ID in avg.coords else np.array([]),
+                 np.array([n_splits, seed, keep, *neural.shape])):
+        h.update(str(part.dtype).encode() + str(part.shape).encode())
+        h.update(part.tobytes() if part.dtype.kind != "U" else "\x1f".join(part.tolist()).encode())
+    return h.hexdigest()

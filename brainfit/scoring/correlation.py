@@ -28,7 +28,7 @@ from brainfit.assembly import (
     validate_neural,
 )
 
-__all__ = ["correlate", "pearson_r", "standardize_within_folds"]
+__all__ = ["correlate", "pearson_r", "standardize_within_folds", "weighted_pearson"]
 
 
 def pearson_r(x: np.ndarray, y: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -105,7 +105,7 @@ def _check_fold_sizes(fold_of: np.ndarray, min_fold_stimuli: int) -> None:
     )
 
 
-def _weighted_pearson(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def weighted_pearson(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Pearson r with integer sample weights (bootstrap counts), for many resamples at once.
 
     ``w`` (B, n), ``x``/``y`` (n, F) (pre-centred for precision) -> (B, F).

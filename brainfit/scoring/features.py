@@ -9,6 +9,7 @@ keep every bin of a stimulus in that stimulus's fold.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -85,6 +86,24 @@ def _layer_masks(mapped: xr.DataArray, layers: str | Sequence[str] | None) -> di
     if unknown:
         raise ValueError(f"layer(s) {unknown} not in activations; layers present: {present}")
     return {name: names == name for name in chosen}
+
+
+def _identical_bins(values: np.ndarray, mask: np.ndarray) -> list[list[int]]:
+    """Bins of ``values`` (n, F, T) whose features ``values[:, mask, b]`` are identical, grouped
+    (in order of first occurrence); every bin of a group has exactly the same array."""
+    groups: dict[bytes, list[list[int]]] = {}
+    order: list[list[int]] = []
+    for b in range(values.shape[2]):
+        x = np.ascontiguousarray(values[:, mask, b])
+        key = hashlib.blake2b(x.tobytes(), digest_size=16).digest()
+        for group in groups.setdefault(key, []):
+            if np.array_equal(values[:, mask, group[0]], x):  # guards against a hash collision
+                group.append(b)
+                break
+        else:
+            groups[key].append([b])
+            order.append(groups[key][-1])
+    return order
 
 
 def _stacked_rows(idx: np.ndarray, n: int, T: int) -> np.ndarray:

@@ -20,6 +20,7 @@ from brainfit.assembly import (
     NEUROID,
     PRESENTATION,
     REGION,
+    STIMULUS_ID,
     TIME_BIN,
     average_repetitions,
     reorder_to,
@@ -38,7 +39,7 @@ from brainfit.mapping import (
 from brainfit.scoring.ceiling import _ceiling_for
 from brainfit.scoring.config import ScoringConfig
 from brainfit.scoring.correlation import _align_predictions, _check_fold_sizes
-from brainfit.scoring.features import _features_per_bin, _fit_problem, _layer_masks
+from brainfit.scoring.features import _features_per_bin, _fit_problem, _identical_bins, _layer_masks
 from brainfit.scoring.results import (
     _PER_LAYER,
     _build_dataset,
@@ -74,6 +75,7 @@ def score_predictions(
     *,
     ceiling: xr.DataArray | None = None,
     splits: Splits | None = None,
+    keep_predictions: bool = False,
     config: ScoringConfig | None = None,
     **settings: Any,
 ) -> xr.Dataset:
@@ -91,7 +93,13 @@ def score_predictions(
     splits : Splits, optional
         The folds that produced the predictions: ``r`` is then computed within folds (package
         docstring), unless ``r_over="pooled"``. Without it, predictions and responses are
-        correlated over all stimuli as they are (attr ``r_within_folds`` False).
+        correlated over all stimuli as they are (attr ``r_within_folds`` False). Its settings
+        and fingerprint are recorded in ``attrs["splits"]`` (what paired comparisons check).
+    keep_predictions : bool
+        Store the aligned predictions (``prediction``) and the trial-averaged responses
+        (``response``), presentation x neuroid x time_bin, with the presentation coords
+        ``stimulus_id`` and ``test_fold`` (with ``splits``): what :mod:`brainfit.compare` resamples
+        stimuli from.
     config : ScoringConfig, optional
         Ceiling, reliability, bootstrap and seed settings (default ``ScoringConfig()``).
     **settings
@@ -136,7 +144,27 @@ def score_predictions(
     extra_coords = {d: pred.coords[d] for d in extra if d in pred.coords}
     ds = _build_dataset(avg, arrays, ceil, info, extra[0] if extra else None, extra_coords)
     ds.attrs.update(_settings(cfg, r_within_folds=within), **cattrs)
+    if splits is not None:
+        ds.attrs["splits"] = _splits_attr(splits)
+    if keep_predictions:
+        ds = _with_predictions(ds, pred.transpose(*NEURAL_DIMS, *extra), avg, fold_of)
     return ds
+
+
+def _splits_attr(splits: Splits) -> dict[str, Any]:
+    return {"n_folds": splits.n_folds, "seed": splits.seed, "stratify": splits.stratify,
+            "fingerprint": splits.fingerprint}
+
+
+def _with_predictions(ds: xr.Dataset, pred: xr.DataArray, avg: xr.DataArray, fold_of: np.ndarray | None) -> xr.Dataset:
+    """``ds`` with ``prediction`` and ``response`` (presentation x neuroid x time_bin [x extra]) and
+    the presentation coords ``stimulus_id`` (and ``test_fold``)."""
+    pcoords: dict[str, Any] = {STIMULUS_ID: (PRESENTATION, stimulus_ids(avg))}
+    if fold_of is not None:
+        pcoords["test_fold"] = (PRESENTATION, np.asarray(fold_of, dtype=np.int64))
+    ds = ds.assign(prediction=(pred.dims, np.asarray(pred.values, dtype=np.float64)),
+                   response=(NEURAL_DIMS, np.asarray(avg.values, dtype=np.float64)))
+    return ds.assign_coords(pcoords)
 
 
 def fit_and_score(
@@ -257,6 +285,10 @@ def fit_and_score(
     L = len(layer_names)
     joint = shared and bool(getattr(mapping, "independent_targets", False)) and not shared_across_bins
     groups = [list(range(T))] if (joint or shared_across_bins) else [[b] for b in range(T)]
+    # bins whose features are identical (e.g. a feedforward control's response to the gray screen
+    # after the image is off) are one multi-target fit for a mapping that fits targets
+    # independently: the same predictions, one decomposition instead of one per bin
+    merge = bool(getattr(mapping, "independent_targets", False)) and not (joint or shared_across_bins or shared)
     regions = (np.asarray(avg.coords[REGION].values).astype(str) if REGION in avg.coords else np.full(N, "all"))
     region_names = list(dict.fromkeys(regions.tolist()))
     do_select = select_layers and L > 1
@@ -277,7 +309,7 @@ def fit_and_score(
     edges: dict[str, AlphaEdges] = {}
     bar = tqdm(total=L * len(groups), desc="fit_and_score", disable=not progress)
     for li, name in enumerate(layer_names):
-        for bins in groups:
+        for bins in (_identical_bins(mapped.values, masks[name]) if merge else groups):
             X, Yg, fit_folds = _fit_problem(values, masks[name], Y, bins, shared, shared_across_bins, folds)
             fitter = CrossValidatedFit(mapping, X, warn_alpha_edges=False)  # one kernel for outer and inner folds;
             # the alpha-grid edges of every fit are summarised in one warning below
@@ -298,7 +330,7 @@ def fit_and_score(
             elif criterion == "inner_folds":
                 sel_score[li][:, :, bins] = _inner_fold_scores(fitter, Yg, Y, bins, folds, inner, inner_idx, ids,
                                                                shared_across_bins)
-            bar.update(1)
+            bar.update(1 if (joint or shared_across_bins) else len(bins))
     bar.close()
     _warn_alpha_edges(edges)
 
@@ -334,8 +366,7 @@ def fit_and_score(
                  else (None if temporal_map is None else repr(temporal_map)))
     ds.attrs.update(
         mapping=type(mapping).__name__, mapping_params=mapping_params,
-        splits={"n_folds": splits.n_folds, "seed": splits.seed, "stratify": splits.stratify,
-                "fingerprint": splits.fingerprint},
+        splits=_splits_attr(splits),
         temporal_map=tmap_attr,
         shared_features=bool(shared), bins_fitted_jointly=bool(joint), shared_across_bins=bool(shared_across_bins),
         layer_selection=(_CRITERIA[criterion] if do_select else "none"),

@@ -101,6 +101,28 @@ def test_joint_bins_equal_separate_bins_for_ridge():
     np.testing.assert_allclose(joint.r.values, separate.r.values, rtol=1e-10)
 
 
+def test_bins_with_identical_features_are_fitted_once_with_the_same_result():
+    ids, feats, _signal, neural = make_world(n_stim=50, n_neur=4, seed=5)
+    rng = np.random.default_rng(1)
+    other = rng.standard_normal(feats.shape)
+    tb = neural.time_bin_start.values, neural.time_bin_end.values
+    per_bin = xr.DataArray(np.stack([feats, other, feats], axis=2), dims=("presentation", "neuroid", "time_bin"),
+                           coords={"stimulus_id": ("presentation", ids), "layer": ("neuroid", ["L1"] * feats.shape[1]),
+                                   "time_bin_start": ("time_bin", tb[0]), "time_bin_end": ("time_bin", tb[1])})
+    m = RidgeMapping(dtype="float64")
+    splits = make_splits(neural, n_folds=5)
+    from brainfit.scoring.features import _identical_bins
+    assert _identical_bins(per_bin.values, np.ones(feats.shape[1], bool)) == [[0, 2], [1]]
+    merged = fit_and_score(per_bin, neural, mapping=m, splits=splits, n_bootstrap=0, progress=False,
+                           keep_predictions=True)
+    for b in range(3):  # each bin alone: nothing to merge
+        alone = fit_and_score(per_bin.isel(time_bin=[b]), neural.isel(time_bin=[b]), mapping=m, splits=splits,
+                              n_bootstrap=0, progress=False, keep_predictions=True)
+        np.testing.assert_allclose(merged.prediction.isel(time_bin=b).values, alone.prediction.isel(time_bin=0).values,
+                                   rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(merged.alpha.isel(time_bin=b).values, alone.alpha.isel(time_bin=0).values)
+
+
 def test_one_to_one_map_fits_each_bin_and_pls_works():
     ids, feats, _signal, neural = make_world(n_stim=45, n_neur=4, seed=8)
     steps = np.stack([feats, feats * 0.5 + 1, feats[:, ::-1]], axis=2)  # different features per step

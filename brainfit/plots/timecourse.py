@@ -1,39 +1,28 @@
-"""Figures. Every function takes ``ax=`` (a new figure when omitted) and returns the axes.
-
-Matplotlib is imported lazily so that the rest of brainfit never needs a display; the ``Agg``
-backend is selected only when no backend has been chosen yet.
-"""
+"""Per-time-bin predictivity curves (one axes, or one panel per region) with optional rows of
+significance markers, and task accuracy against unroll step."""
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from brainfit.assembly import REGION, TIME_BIN_END, TIME_BIN_START
-from brainfit._io import atomic_path
+from brainfit.plots._base import METRIC_LABELS, _axes, _bin_centres, _check_metric, _pyplot, _region_mask
 from brainfit.scoring import median_over
 
-__all__ = ["plot_timecourse", "timecourse_panels", "plot_step_accuracy", "save_figure"]
+__all__ = ["plot_timecourse", "timecourse_panels", "plot_step_accuracy"]
 
-
-def _pyplot():
-    import matplotlib
-
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+# significance rows: markers and colours apart from the model curves (matplotlib's default cycle)
+_SIG_MARKERS = ("s", "^", "v", "D", "P", "X")
+_SIG_COLORS = ("black", "0.45", "darkred", "darkgreen", "indigo", "saddlebrown")
+_SIG_STEP = 0.06  # row spacing, as a fraction of the curves' y range
 
 
 def plot_timecourse(scores: Mapping[str, xr.Dataset], *, region: str | None = None, metric: str = "ceiled",
-                    selected: bool = True, layer: str | None = None, ax: Any = None) -> Any:
+                    selected: bool = True, layer: str | None = None,
+                    significance: Mapping[str, Sequence[bool] | np.ndarray] | None = None, ax: Any = None) -> Any:
     """Per-time-bin predictivity curves (median over reliable neuroids, bootstrap CI band).
 
     Parameters
@@ -48,18 +37,35 @@ def plot_timecourse(scores: Mapping[str, xr.Dataset], *, region: str | None = No
         Use the layer chosen on training folds (``*_selected``); otherwise ``layer``.
     layer : str, optional
         With ``selected=False``: which layer's scores to draw.
+    significance : mapping ``label -> bool array (time_bin,)``, optional
+        Bins where a contrast is significant (e.g. ``"RGC > ff wider, cluster p<0.05"``): each
+        label becomes a row of markers below the lowest curve or band of the axes, at the centres
+        of its True bins, one row per label (listed in the legend). Needs every Dataset on the
+        same bins.
     ax : matplotlib Axes, optional
 
     Returns
     -------
     matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        For an unknown metric, region or layer, a Dataset without the needed variables, or a
+        ``significance`` entry that is not one boolean per time bin.
     """
-    if metric not in ("ceiled", "r"):
-        raise ValueError(f"metric must be 'ceiled' or 'r', got {metric!r}")
+    _check_metric(metric)
     if not scores:
         raise ValueError("scores is empty: pass {label: fit_and_score(...) dataset}")
-    if ax is None:
-        _, ax = _pyplot().subplots(figsize=(5, 3.5))
+    centres = {label: _bin_centres(ds, f"scores[{label!r}]") for label, ds in scores.items()}
+    if significance:
+        first = next(iter(centres.values()))
+        differ = [label for label, t in centres.items() if len(t) != len(first) or not np.allclose(t, first)]
+        if differ:
+            raise ValueError(f"scores {differ} are on other time bins than {next(iter(centres))!r}; significance rows "
+                             "need every Dataset on the same bins")
+        sig = _significance_arrays(significance, len(first))
+    ax = _axes(ax, (5, 3.5))
     for label, ds in scores.items():
         var = f"{metric}_selected" if selected else metric
         if var not in ds:
@@ -73,14 +79,13 @@ def plot_timecourse(scores: Mapping[str, xr.Dataset], *, region: str | None = No
                 values = values.sel(layer=layer)
         if region is None:  # the summary fit_and_score already computed over reliable neuroids
             med_var = f"median_{metric}" + ("_selected" if selected else "")
+            if med_var not in ds:
+                raise ValueError(f"scores[{label!r}] has no {med_var!r} (pass the Dataset fit_and_score returns)")
             med = ds[med_var].sel(layer=layer).values if "layer" in ds[med_var].dims else ds[med_var].values
         else:
-            regions = np.asarray(ds.coords[REGION].values).astype(str)
-            if region not in set(regions):
-                raise ValueError(f"region {region!r} not in scores[{label!r}]; regions: {sorted(set(regions))}")
-            keep = regions == region
+            keep = _region_mask(ds, region, f"scores[{label!r}]")
             med = median_over(values.values[keep], ds["reliable"].values[keep], axis=0)
-        t = (ds.coords[TIME_BIN_START].values + ds.coords[TIME_BIN_END].values) / 2.0
+        t = centres[label]
         line, = ax.plot(t, med, marker="o", ms=3, label=label)
         ci_var = f"median_{metric}_ci" + ("_selected" if selected else "")
         if region is None and ci_var in ds:
@@ -89,17 +94,60 @@ def plot_timecourse(scores: Mapping[str, xr.Dataset], *, region: str | None = No
                 ci = ci.sel(layer=layer)
             ax.fill_between(t, ci.sel(bound="low").values, ci.sel(bound="high").values, color=line.get_color(),
                             alpha=0.2, lw=0)
+    if significance:
+        _significance_rows(ax, sig, next(iter(centres.values())))
     ax.axhline(0.0, color="0.6", lw=0.8)
     ax.set_xlabel("time after stimulus onset (ms)")
-    ax.set_ylabel("ceiled score (r² / ceiling)" if metric == "ceiled" else "Pearson r")
+    ax.set_ylabel(METRIC_LABELS[metric])
     if region is not None:
         ax.set_title(region)
     ax.legend(fontsize=8, frameon=False)
     return ax
 
 
+def _significance_arrays(significance: Mapping[str, Any], n_bins: int) -> dict[str, np.ndarray]:
+    """Check ``label -> (n_bins,) bool`` (0/1 integers accepted) and return the bool arrays."""
+    if not isinstance(significance, Mapping):
+        raise ValueError(f"significance must be a mapping label -> bool array (time_bin,), got "
+                         f"{type(significance).__name__}")
+    out = {}
+    for label, values in significance.items():
+        a = np.asarray(values)
+        if a.ndim != 1 or len(a) != n_bins:
+            raise ValueError(f"significance[{label!r}] has shape {a.shape}, but there are {n_bins} time bins: "
+                             "pass one bool per bin")
+        if a.dtype != bool:
+            if a.dtype.kind not in "iu" or not np.isin(a, (0, 1)).all():
+                raise ValueError(f"significance[{label!r}] must hold booleans (True = significant bin), got "
+                                 f"dtype {a.dtype}")
+            a = a.astype(bool)
+        out[str(label)] = a
+    return out
+
+
+def _data_yrange(ax: Any) -> tuple[float, float]:
+    """Lowest and highest y of the data-space lines and bands (fill_between) drawn on ``ax``."""
+    ys = [np.asarray(line.get_ydata(), float) for line in ax.lines if line.get_transform() is ax.transData]
+    ys += [path.vertices[:, 1] for c in ax.collections if c.get_transform() is ax.transData for path in c.get_paths()]
+    ys = [y[np.isfinite(y)] for y in ys]
+    ys = [y for y in ys if y.size]
+    if not ys:
+        return 0.0, 1.0
+    return float(min(y.min() for y in ys)), float(max(y.max() for y in ys))
+
+
+def _significance_rows(ax: Any, significance: Mapping[str, np.ndarray], t: np.ndarray) -> None:
+    """One row of markers per label, below everything already on the axes, at ``t[mask]``."""
+    lo, hi = _data_yrange(ax)
+    step = _SIG_STEP * ((hi - lo) if hi > lo else max(abs(hi), 1.0))
+    for k, (label, mask) in enumerate(significance.items()):
+        ax.plot(t[mask], np.full(int(mask.sum()), lo - step * (k + 1)), ls="none", ms=4,
+                marker=_SIG_MARKERS[k % len(_SIG_MARKERS)], color=_SIG_COLORS[k % len(_SIG_COLORS)], label=label)
+
+
 def timecourse_panels(scores: Mapping[str, Mapping[str, xr.Dataset]], regions: Sequence[str], *,
                       metric: str = "ceiled", selected: bool = False, layer: str | None = None,
+                      significance: Mapping[str, Mapping[str, Sequence[bool] | np.ndarray]] | None = None,
                       panel_size: tuple[float, float] = (5.0, 3.6)) -> Any:
     """One per-time-bin predictivity panel per region, a line (and CI band) per model.
 
@@ -112,19 +160,32 @@ def timecourse_panels(scores: Mapping[str, Mapping[str, xr.Dataset]], regions: S
         Panel order.
     metric, selected, layer
         See :func:`plot_timecourse`.
+    significance : mapping ``region -> {label -> bool array (time_bin,)}``, optional
+        Rows of significance markers per panel (see :func:`plot_timecourse`); regions without
+        an entry get none.
 
     Returns
     -------
     matplotlib Figure (panels share the y axis).
+
+    Raises
+    ------
+    ValueError
+        For a missing (model, region), a ``significance`` region that is not a panel, or the
+        errors of :func:`plot_timecourse`.
     """
     missing = [(label, r) for label, by_region in scores.items() for r in regions if r not in by_region]
     if missing:
         raise ValueError(f"no scores for (model, region) {missing[:3]}")
+    significance = significance or {}
+    extra = [r for r in significance if r not in regions]
+    if extra:
+        raise ValueError(f"significance has region(s) {extra} that are not panels; panels: {list(regions)}")
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(regions), figsize=(panel_size[0] * len(regions), panel_size[1]), sharey=True)
     for ax, region in zip(np.atleast_1d(axes), regions):
         plot_timecourse({label: by_region[region] for label, by_region in scores.items()}, metric=metric,
-                        selected=selected, layer=layer, ax=ax)
+                        selected=selected, layer=layer, significance=significance.get(region), ax=ax)
         ax.set_title(f"{region}: per-time-bin predictivity")
     fig.tight_layout()
     return fig
@@ -175,13 +236,3 @@ def plot_step_accuracy(curves: Mapping[str, Sequence[float] | np.ndarray], *, on
         ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, frameon=False, loc="lower right")
     return ax
-
-
-def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 120, close: bool = True) -> Path:
-    """Write ``fig`` atomically (the format follows the suffix of ``path``); closes it by default."""
-    path = Path(path)
-    with atomic_path(path, suffix=path.suffix or ".png") as tmp:
-        fig.savefig(tmp, dpi=dpi, format=(path.suffix.lstrip(".") or "png"))
-    if close:
-        _pyplot().close(fig)
-    return path

@@ -1,0 +1,137 @@
+"""``brainfit compare SCORES... --baseline M``: paired statistics, leaderboard, figures and report.
+
+SCORES are per-region score files written by ``brainfit fit`` or the demo (``scores/<model>_<region>.nc``),
+or folders holding them. Every other model is compared with the baseline (``model - baseline``)
+per region and time bin. ``<model>_layers.nc`` files next to them give the layer x bin figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["add_parser", "collect_scores"]
+
+_TAILS = {"two-sided": 0, "greater": 1, "less": -1}
+
+
+def _score_files(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted((p / "scores").glob("*.nc")) if (p / "scores").is_dir() else sorted(p.glob("*.nc"))
+            if not found:
+                raise ValueError(f"{p} holds no score files (*.nc, or scores/*.nc)")
+            files.extend(found)
+        elif p.exists():
+            files.append(p)
+        else:
+            raise FileNotFoundError(f"score file or folder not found: {p}")
+    return files
+
+
+def collect_scores(paths: list[str]) -> tuple[dict, dict, dict]:
+    """``(scores, fits, models)`` from score files or folders: ``scores[model][region]`` (per-region
+    Datasets), ``fits[model]`` (per-layer fits) and ``models[model]`` (the model attrs)."""
+    from brainfit.scoring import load_scores
+
+    scores: dict = {}
+    fits: dict = {}
+    models: dict = {}
+    for f in _score_files(paths):
+        ds = load_scores(f)
+        model = ds.attrs.get("model")
+        name = model.get("name") if isinstance(model, dict) else None
+        if name is None:
+            raise ValueError(f"{f} has no model name in its attrs: compare score files written by `brainfit fit` "
+                             "or `brainfit demo`")
+        models[name] = model
+        if "layer" in ds.dims:
+            fits[name] = ds
+            continue
+        region = ds.attrs.get("region")
+        if region is None:
+            raise ValueError(f"{f} has no region in its attrs: compare per-region score files (scores/<model>_<region>.nc)")
+        if region in scores.get(name, {}):
+            raise ValueError(f"two score files for model {name!r} and region {region!r} (the second is {f})")
+        scores.setdefault(name, {})[region] = ds
+    if not scores:
+        raise ValueError("no per-region score files among " + ", ".join(paths))
+    return scores, fits, models
+
+
+def _windows(pairs: list[str] | None) -> dict | None:
+    if not pairs:
+        return None
+    out = {}
+    for pair in pairs:
+        name, sep, bounds = pair.partition("=")
+        lo, sep2, hi = bounds.partition(":")
+        try:
+            if not (sep and sep2 and name):
+                raise ValueError
+            out[name] = (float(lo) if lo else None, float(hi) if hi else None)
+        except ValueError:
+            raise ValueError(f"--window: expected NAME=START:END in ms (either end may be empty), got {pair!r}") from None
+    return out
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from brainfit._io import atomic_write_json
+    from brainfit.compare import ComparisonSettings
+    from brainfit.report import provenance, write_comparison, write_report
+
+    settings = ComparisonSettings(metric=args.metric, n_permutations=args.n_permutations,
+                                  n_bootstrap=args.n_bootstrap, alpha=args.alpha, cluster_alpha=args.cluster_alpha,
+                                  tail=_TAILS[args.tail], seed=args.seed)
+    windows = _windows(args.window)
+    scores, fits, models = collect_scores(args.scores)
+    if args.baseline not in scores:
+        raise ValueError(f"--baseline {args.baseline!r} is not among the scored models {sorted(scores)}")
+    if len(scores) < 2:
+        raise ValueError(f"only one model ({args.baseline!r}) among the scores: nothing to compare it with")
+    if args.out:
+        out = Path(args.out)
+    else:
+        parents = {Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in args.scores}
+        parents = {p.parent if p.name == "scores" else p for p in parents}
+        if len(parents) != 1:
+            raise ValueError("the scores come from several folders: say where the results go with --out DIR")
+        out = parents.pop()
+    regions = args.regions or list(scores[args.baseline])
+    labels = {m: (models[m].get("label") or m) for m in scores}
+    pairs = [(m, args.baseline) for m in scores if m != args.baseline]
+    written = write_comparison(out, scores, pairs=pairs, regions=regions, labels=labels,
+                               fits={m: f for m, f in fits.items() if m in scores}, windows=windows, settings=settings,
+                               leaderboard_bootstrap=args.n_bootstrap)
+    first = next(iter(scores[args.baseline].values()))
+    atomic_write_json(out / "provenance.json", provenance(
+        command="brainfit compare " + " ".join(args.scores) + f" --baseline {args.baseline}",
+        dataset=first.attrs.get("dataset"), splits=first.attrs.get("splits"),
+        models=[models[m] for m in scores], settings={**settings.to_dict(), "windows": windows or "default"}))
+    print(written["summary"], end="")
+    print(f"tables in {out}/ (leaderboard.md, comparison/per_bin.csv, comparison/clusters.csv), figures in "
+          f"{out / 'figures'}/")
+    if not args.no_report:
+        print(f"report: {write_report(out)}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``compare`` subcommand."""
+    p = sub.add_parser("compare", help="paired per-bin statistics of models against a baseline, leaderboard, figures")
+    p.add_argument("scores", nargs="+", metavar="SCORES", help="score files (scores/<model>_<region>.nc) or folders")
+    p.add_argument("--baseline", required=True, help="the model every other one is compared with")
+    p.add_argument("--out", help="results folder (default: the folder the scores are in)")
+    p.add_argument("--regions", nargs="*", help="regions (default: the baseline's)")
+    p.add_argument("--metric", choices=("ceiled", "r"), default="ceiled", help="score the tests run on")
+    p.add_argument("--n-permutations", type=int, default=2000, help="sign-flip patterns (default 2000)")
+    p.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples of the CIs (default 1000)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    p.add_argument("--cluster-alpha", type=float, default=0.05, help="per-bin threshold forming clusters (default 0.05)")
+    p.add_argument("--tail", choices=tuple(_TAILS), default="two-sided")
+    p.add_argument("--window", nargs="*", metavar="NAME=START:END",
+                   help="leaderboard windows in ms (default early=70:150 late=150:260 all=:)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the permutations and resamples")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html")
+    p.set_defaults(func=_cmd_compare)

@@ -1,0 +1,207 @@
+"""Paired contrasts of two models per time bin: differences with CIs, tests, effect sizes.
+
+:func:`compare_models` answers "is model a better than model b in this bin, by how much, and is
+it real?" for one region: per bin the difference of the median scores (with bootstrap CIs over
+stimuli and over neuroids), the effect sizes (median paired difference, fraction of neuroids
+higher, standardised paired effect ``d_z``), a sign-flip permutation ``p`` per bin with
+Benjamini-Hochberg control over bins, and a cluster-based permutation test over contiguous bins
+(:mod:`brainfit.compare.permutation`). :func:`compare_pairs` runs it for many (model, control)
+pairs and regions into tidy tables.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from brainfit.compare.paired import check_paired, fdr_bh, has_predictions, paired_arrays
+from brainfit.compare.permutation import sign_flip_test
+from brainfit.compare.resample import (
+    neuroid_resampled_medians,
+    percentile_ci,
+    resampled_medians,
+    stimulus_weights,
+)
+from brainfit.scoring import median_over
+
+__all__ = ["Comparison", "ComparisonSettings", "compare_models", "compare_pairs"]
+
+
+@dataclass(frozen=True)
+class ComparisonSettings:
+    """Settings of a comparison (recorded with its tables).
+
+    ``metric``: the score the tests run on (``"ceiled"`` or ``"r"``); ``alpha``: the level for
+    the ``significant_*`` columns; ``cluster_alpha``: the per-bin threshold that forms clusters;
+    ``tail``: 0 two-sided, 1 ``a > b``, -1 ``a < b``.
+    """
+
+    metric: str = "ceiled"
+    n_permutations: int = 2000
+    n_bootstrap: int = 1000
+    ci: float = 0.95
+    alpha: float = 0.05
+    cluster_alpha: float = 0.05
+    tail: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.metric not in ("ceiled", "r"):
+            problems.append(f"metric must be 'ceiled' or 'r', got {self.metric!r}")
+        for name in ("n_permutations", "n_bootstrap"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (1 if name == "n_permutations" else 0):
+                problems.append(f"{name} must be an int >= {1 if name == 'n_permutations' else 0}, got {v!r}")
+        for name in ("ci", "alpha", "cluster_alpha"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 < v < 1.0:
+                problems.append(f"{name} must lie in (0, 1), got {v!r}")
+        if self.tail not in (0, 1, -1) or isinstance(self.tail, bool):
+            problems.append(f"tail must be 0, 1 or -1, got {self.tail!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            problems.append(f"seed must be an int >= 0, got {self.seed!r}")
+        if problems:
+            raise ValueError("invalid comparison settings: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Result of :func:`compare_models`: ``per_bin`` (one row per time bin) and ``clusters``
+    (one row per cluster of contiguous bins), with the settings used."""
+
+    per_bin: pd.DataFrame
+    clusters: pd.DataFrame
+    settings: dict = field(default_factory=dict)
+
+
+_CLUSTER_COLUMNS = ["cluster", "start_ms", "end_ms", "first_bin", "last_bin", "sign", "mass", "p", "significant"]
+
+
+def compare_models(a: xr.Dataset, b: xr.Dataset, settings: ComparisonSettings | None = None,
+                   **overrides: Any) -> Comparison:
+    """Paired comparison of model ``a`` against model ``b`` per time bin (one region).
+
+    Parameters
+    ----------
+    a, b : Dataset
+        Per-neuroid score Datasets (neuroid x time_bin, one readout each) from the same splits,
+        neuroids and bins (:func:`~brainfit.compare.paired.check_paired`). With out-of-fold
+        predictions (``keep_predictions=True``) the differences also get stimulus-bootstrap CIs.
+    settings : ComparisonSettings, optional
+    **overrides
+        :class:`ComparisonSettings` fields.
+
+    Returns
+    -------
+    Comparison
+        ``per_bin`` columns: ``time_bin_start``, ``time_bin_end``, ``n`` (neuroids in the
+        comparison: reliable in both, finite), ``median_a``, ``median_b``, ``diff`` (``median_a -
+        median_b`` of the metric), ``ci_low``/``ci_high`` (stimulus bootstrap of ``diff``; NaN
+        without predictions), ``ci_low_neuroids``/``ci_high_neuroids``, ``diff_r`` with
+        ``ci_low_r``/``ci_high_r`` (raw r, stimulus bootstrap), ``median_paired_diff``,
+        ``frac_higher`` (fraction of neuroids with a > b), ``dz`` (mean / sd of the paired
+        differences), ``t``, ``p`` (sign-flip permutation), ``p_bh`` and ``significant_bh``
+        (Benjamini-Hochberg over bins), ``cluster``, ``p_cluster``, ``significant_cluster``.
+        ``clusters``: ``cluster``, ``start_ms``, ``end_ms``, ``first_bin``, ``last_bin``,
+        ``sign``, ``mass``, ``p``, ``significant``.
+    """
+    s = ComparisonSettings(**{**(settings.to_dict() if settings else {}), **overrides})
+    check_paired(a, b)
+    pa = paired_arrays(a, b, s.metric)
+    T = len(pa.starts)
+    med_a = median_over(pa.a, pa.mask, axis=0)
+    med_b = median_over(pa.b, pa.mask, axis=0)
+    d = pa.a - pa.b
+    dm = np.where(pa.mask, d, np.nan)
+    n = pa.mask.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # bins without neuroids give NaN, silently
+        med_pd = np.nanmedian(dm, axis=0)
+        frac = np.nansum(dm > 0, axis=0) / np.where(n > 0, n, np.nan)
+        sd = np.nanstd(dm, axis=0, ddof=1)
+        dz = np.nanmean(dm, axis=0) / np.where(sd > 0, sd, np.nan)
+    nan = np.full(T, np.nan)
+    ci_lo = ci_hi = ci_lo_r = ci_hi_r = nan
+    diff_r = median_over(a["r"].transpose("neuroid", "time_bin").values, pa.mask, axis=0) - \
+        median_over(b["r"].transpose("neuroid", "time_bin").values, pa.mask, axis=0)
+    if s.n_bootstrap > 0 and has_predictions(a) and has_predictions(b):
+        w = stimulus_weights(a.sizes["presentation"], s.n_bootstrap, s.seed)
+        ra, rb = resampled_medians(a, w, pa.mask), resampled_medians(b, w, pa.mask)
+        ci_lo, ci_hi = percentile_ci(ra[s.metric] - rb[s.metric], s.ci)
+        ci_lo_r, ci_hi_r = percentile_ci(ra["r"] - rb["r"], s.ci)
+    nci_lo = nci_hi = nan
+    if s.n_bootstrap > 0:
+        boot = (neuroid_resampled_medians(pa.a, pa.mask, s.n_bootstrap, s.seed)
+                - neuroid_resampled_medians(pa.b, pa.mask, s.n_bootstrap, s.seed))
+        nci_lo, nci_hi = percentile_ci(boot, s.ci)
+    test = sign_flip_test(d, pa.mask, n_permutations=s.n_permutations, cluster_alpha=s.cluster_alpha,
+                          tail=s.tail, seed=s.seed)
+    p_bh = fdr_bh(test.p)
+    per_bin = pd.DataFrame({
+        "time_bin_start": pa.starts, "time_bin_end": pa.ends, "n": n.astype(int),
+        "median_a": med_a, "median_b": med_b, "diff": med_a - med_b, "ci_low": ci_lo, "ci_high": ci_hi,
+        "ci_low_neuroids": nci_lo, "ci_high_neuroids": nci_hi,
+        "diff_r": diff_r, "ci_low_r": ci_lo_r, "ci_high_r": ci_hi_r,
+        "median_paired_diff": med_pd, "frac_higher": frac, "dz": dz,
+        "t": test.t, "p": test.p, "p_bh": p_bh, "significant_bh": np.nan_to_num(p_bh, nan=1.0) < s.alpha,
+        "cluster": test.cluster, "p_cluster": test.p_cluster,
+        "significant_cluster": np.nan_to_num(test.p_cluster, nan=1.0) < s.alpha,
+    })
+    clusters = pd.DataFrame([{
+        "cluster": i, "start_ms": float(pa.starts[c["start"]]), "end_ms": float(pa.ends[c["stop"] - 1]),
+        "first_bin": c["start"], "last_bin": c["stop"] - 1, "sign": c["sign"], "mass": c["mass"], "p": c["p"],
+        "significant": c["p"] < s.alpha} for i, c in enumerate(test.clusters)], columns=_CLUSTER_COLUMNS)
+    info = {**s.to_dict(), "exact_permutations": test.exact, "n_sign_patterns": test.n_permutations,
+            "ci_over_stimuli": bool(s.n_bootstrap > 0 and has_predictions(a) and has_predictions(b))}
+    return Comparison(per_bin, clusters, info)
+
+
+def compare_pairs(scores: Mapping[str, Mapping[str, xr.Dataset]], pairs: Sequence[tuple[str, str]],
+                  regions: Sequence[str] | None = None, settings: ComparisonSettings | None = None,
+                  **overrides: Any) -> Comparison:
+    """:func:`compare_models` for every ``(model, control)`` pair and region, as tidy tables.
+
+    Parameters
+    ----------
+    scores : mapping ``model -> {region -> Dataset}``
+    pairs : sequence of ``(model, control)``
+        Each difference is ``model - control``.
+    regions : sequence of str, optional
+        Default: the regions of the first pair's model.
+
+    Returns
+    -------
+    Comparison whose tables have leading columns ``model``, ``control``, ``region``. Every
+    (pair, region) is its own family of bins for the BH and cluster corrections.
+    """
+    if not pairs:
+        raise ValueError("nothing to compare: give at least one (model, control) pair")
+    frames, cframes = [], []
+    info: dict = {}
+    for model, control in pairs:
+        for name in (model, control):
+            if name not in scores:
+                raise ValueError(f"model {name!r} is not among the scores {sorted(scores)}")
+        if model == control:
+            raise ValueError(f"cannot compare model {model!r} with itself")
+        for region in (regions if regions is not None else list(scores[model])):
+            for name in (model, control):
+                if region not in scores[name]:
+                    raise ValueError(f"model {name!r} has no scores for region {region!r} "
+                                     f"(has {sorted(scores[name])})")
+            c = compare_models(scores[model][region], scores[control][region], settings, **overrides)
+            lead = {"model": model, "control": control, "region": region}
+            frames.append(c.per_bin.assign(**lead)[list(lead) + list(c.per_bin.columns)])
+            cframes.append(c.clusters.assign(**lead)[list(lead) + list(c.clusters.columns)])
+            info = c.settings
+    return Comparison(pd.concat(frames, ignore_index=True), pd.concat(cframes, ignore_index=True), info)

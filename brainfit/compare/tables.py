@@ -1,0 +1,170 @@
+"""Tidy tables of scores: per-bin summaries and the leaderboard, and their Markdown form.
+
+Leaderboard score of a model in a region and time window: the mean over the window's bins of
+the per-bin median (over reliable neuroids) ceiled score -- the average height of its
+per-timestep curve there -- with a percentile CI from the stimulus bootstrap (the same
+resamples for every model: :func:`~brainfit.compare.resample.stimulus_weights`) when the scores
+carry out-of-fold predictions, else from a neuroid bootstrap (column ``ci_over`` says which).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from brainfit.assembly import TIME_BIN, TIME_BIN_END, TIME_BIN_START
+from brainfit.compare.paired import check_scores, has_predictions
+from brainfit.compare.resample import (
+    neuroid_resampled_medians,
+    percentile_ci,
+    resampled_medians,
+    stimulus_weights,
+)
+
+__all__ = ["DEFAULT_WINDOWS", "per_bin_table", "leaderboard", "window_bins", "to_markdown"]
+
+#: Time windows (ms after onset) of the leaderboard: [start, end); None is open.
+DEFAULT_WINDOWS: dict[str, tuple[float | None, float | None]] = {
+    "early": (70.0, 150.0), "late": (150.0, 260.0), "all": (None, None)}
+
+
+def per_bin_table(scores: Mapping[str, Mapping[str, xr.Dataset]]) -> pd.DataFrame:
+    """Tidy per-bin summary of many models and regions.
+
+    Parameters
+    ----------
+    scores : mapping ``model -> {region -> Dataset}``
+        Score Datasets (one readout per neuroid, e.g. the selected layer's predictions scored
+        with :func:`~brainfit.scoring.score_predictions`).
+
+    Returns
+    -------
+    DataFrame with columns ``model``, ``region``, ``time_bin_start``, ``time_bin_end``,
+    ``median_ceiled``, ``ci_low``, ``ci_high`` (bootstrap CI of the median ceiled score; NaN
+    without a bootstrap), ``median_r``, ``n_reliable``.
+    """
+    frames = []
+    for model, by_region in scores.items():
+        for region, ds in by_region.items():
+            ci = ds["median_ceiled_ci"].transpose(TIME_BIN, "bound").values if "median_ceiled_ci" in ds else None
+            n = ds.sizes[TIME_BIN]
+            frames.append(pd.DataFrame({
+                "model": model, "region": region,
+                "time_bin_start": np.asarray(ds.coords[TIME_BIN_START].values, float),
+                "time_bin_end": np.asarray(ds.coords[TIME_BIN_END].values, float),
+                "median_ceiled": ds["median_ceiled"].values.astype(float),
+                "ci_low": ci[:, 0] if ci is not None else np.full(n, np.nan),
+                "ci_high": ci[:, 1] if ci is not None else np.full(n, np.nan),
+                "median_r": ds["median_r"].values.astype(float),
+                "n_reliable": ds["n_reliable"].values.astype(int),
+            }))
+    if not frames:
+        raise ValueError("scores is empty: pass {model: {region: score Dataset}}")
+    return pd.concat(frames, ignore_index=True)
+
+
+def window_bins(starts: np.ndarray, ends: np.ndarray, window: tuple[float | None, float | None],
+                name: str = "window") -> np.ndarray:
+    """Boolean mask of the bins inside ``window = (start, end)`` ms (None: open); empty is an error."""
+    if not (isinstance(window, (tuple, list)) and len(window) == 2):
+        raise ValueError(f"{name} must be (start_ms, end_ms) with None for an open end, got {window!r}")
+    lo, hi = window
+    if lo is not None and hi is not None and not lo < hi:
+        raise ValueError(f"{name} = {list(window)}: start must be before end")
+    keep = np.ones(len(starts), dtype=bool)
+    if lo is not None:
+        keep &= np.asarray(starts) >= lo
+    if hi is not None:
+        keep &= np.asarray(ends) <= hi
+    if not keep.any():
+        raise ValueError(f"{name} = {list(window)} ms holds no time bin (bins {float(starts[0]):g}-"
+                         f"{float(ends[-1]):g} ms)")
+    return keep
+
+
+def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
+                windows: Mapping[str, tuple[float | None, float | None]] | None = None,
+                n_bootstrap: int = 1000, ci: float = 0.95, seed: int = 0,
+                labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Model x region x time-window table of ceiled scores with CIs (module docstring).
+
+    Parameters
+    ----------
+    scores : mapping ``model -> {region -> Dataset}``
+    windows : mapping ``name -> (start_ms, end_ms)``, default :data:`DEFAULT_WINDOWS`
+    n_bootstrap, ci, seed
+        Resamples, interval and seed of the CIs (0 resamples: no CI).
+    labels : mapping ``model -> label``, optional
+        Display names (column ``label``).
+
+    Returns
+    -------
+    DataFrame with columns ``model``, ``label``, ``region``, ``window``, ``window_start``,
+    ``window_end``, ``n_bins``, ``score`` (mean over the window's bins of the median ceiled
+    score), ``ci_low``, ``ci_high``, ``ci_over``, ``median_r`` (same for raw r),
+    ``n_reliable`` (mean reliable neuroids per bin), ``rank`` (1 = best within region and window).
+    """
+    windows = dict(DEFAULT_WINDOWS if windows is None else windows)
+    if not windows:
+        raise ValueError("windows is empty: give at least one name -> (start_ms, end_ms)")
+    if not scores:
+        raise ValueError("scores is empty: pass {model: {region: score Dataset}}")
+    rows = []
+    for model, by_region in scores.items():
+        for region, ds in by_region.items():
+            check_scores(ds, f"scores[{model!r}][{region!r}]")
+            starts = np.asarray(ds.coords[TIME_BIN_START].values, float)
+            ends = np.asarray(ds.coords[TIME_BIN_END].values, float)
+            reliable = ds["reliable"].transpose("neuroid", TIME_BIN).values.astype(bool)
+            med_c = ds["median_ceiled"].values.astype(float)
+            med_r = ds["median_r"].values.astype(float)
+            boot, over = None, "none"
+            if n_bootstrap > 0 and has_predictions(ds):
+                boot = resampled_medians(ds, stimulus_weights(ds.sizes["presentation"], n_bootstrap, seed))["ceiled"]
+                over = "stimuli"
+            elif n_bootstrap > 0:
+                c = ds["ceiled"].transpose("neuroid", TIME_BIN).values.astype(float)
+                boot = neuroid_resampled_medians(c, reliable & np.isfinite(c), n_bootstrap, seed)
+                over = "neuroids"
+            for wname, window in windows.items():
+                keep = window_bins(starts, ends, window, f"window {wname!r}")
+                lo = hi = np.nan
+                if boot is not None:
+                    with np.errstate(invalid="ignore"):
+                        lo, hi = percentile_ci(np.nanmean(boot[:, keep], axis=1)[:, None], ci)
+                    lo, hi = float(lo[0]), float(hi[0])
+                rows.append({
+                    "model": model, "label": (labels or {}).get(model, model), "region": region, "window": wname,
+                    "window_start": float(starts[keep][0]), "window_end": float(ends[keep][-1]),
+                    "n_bins": int(keep.sum()), "score": float(np.nanmean(med_c[keep])) if np.isfinite(med_c[keep]).any()
+                    else np.nan, "ci_low": lo, "ci_high": hi, "ci_over": over,
+                    "median_r": float(np.nanmean(med_r[keep])) if np.isfinite(med_r[keep]).any() else np.nan,
+                    "n_reliable": float(reliable[:, keep].sum(axis=0).mean()),
+                })
+    table = pd.DataFrame(rows)
+    table["rank"] = (table.groupby(["region", "window"], sort=False)["score"]
+                     .rank(ascending=False, method="min").astype("Int64"))
+    return table
+
+
+def to_markdown(table: pd.DataFrame, columns: Sequence[str] | None = None, floatfmt: str = ".3f") -> str:
+    """A GitHub-flavoured Markdown table of ``table`` (floats formatted with ``floatfmt``; NaN as ``-``)."""
+    cols = list(table.columns if columns is None else columns)
+    missing = [c for c in cols if c not in table.columns]
+    if missing:
+        raise ValueError(f"columns {missing} not in the table (has {list(table.columns)})")
+
+    def cell(v: object) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "-" if not np.isfinite(v) else format(float(v), floatfmt)
+        if v is None or v is pd.NA:
+            return "-"
+        return str(v).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for _, row in table[cols].iterrows():
+        lines.append("| " + " | ".join(cell(row[c]) for c in cols) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,200 @@
+"""Writing a comparison of models into a results folder: statistics, leaderboard, figures, summary.
+
+:func:`write_comparison` is what ``brainfit compare``, ``brainfit demo`` (and zoo reports) call
+on per-region score Datasets; :func:`brainfit.report.write_report` then renders the folder.
+Layout (every path relative to the folder)::
+
+    leaderboard.csv, leaderboard.md      model x region x window, with CIs
+    per_bin_scores.csv                   per-bin medians and CIs of every model and region
+    comparison/per_bin.csv               paired statistics per (model, control, region, bin)
+    comparison/clusters.csv              clusters of contiguous bins and their p
+    comparison/settings.json             the comparison settings and windows
+    figures/*.png, figures/captions.json per-timestep curves with significant clusters marked,
+                                         leaderboard, layer x bin heatmaps, PSTHs, reliability
+    summary.txt                          the printed summary
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from brainfit._io import atomic_write_json, atomic_write_text
+from brainfit.compare import (
+    DEFAULT_WINDOWS,
+    ComparisonSettings,
+    compare_pairs,
+    leaderboard,
+    per_bin_table,
+    to_markdown,
+)
+
+__all__ = ["write_comparison", "summary_lines"]
+
+log = logging.getLogger(__name__)
+
+_BOARD_COLUMNS = ["rank", "label", "region", "window", "score", "ci_low", "ci_high", "median_r", "n_reliable"]
+
+
+def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Dataset]], *,
+                     pairs: Sequence[tuple[str, str]], regions: Sequence[str] | None = None,
+                     labels: Mapping[str, str] | None = None, fits: Mapping[str, xr.Dataset] | None = None,
+                     neural: xr.DataArray | None = None,
+                     windows: Mapping[str, tuple[float | None, float | None]] | None = None,
+                     settings: ComparisonSettings | None = None, leaderboard_bootstrap: int = 1000) -> dict[str, Any]:
+    """Compare ``pairs`` of models and write tables, figures and a summary into ``out``.
+
+    Parameters
+    ----------
+    out : path
+        The results folder (created).
+    scores : mapping ``model -> {region -> Dataset}``
+        Per-region score Datasets (one readout per neuroid), from the same splits.
+    pairs : sequence of ``(model, control)``
+        Contrasts ``model - control``; the first pair's significant clusters are marked under
+        the per-timestep curves.
+    regions : sequence of str, optional
+        Default: the regions of the first model.
+    labels : mapping ``model -> label``, optional
+    fits : mapping ``model -> Dataset``, optional
+        Per-layer :func:`~brainfit.scoring.fit_and_score` outputs: layer x bin heatmaps.
+    neural : DataArray, optional
+        The single-trial data: PSTH and reliability figures.
+    windows : mapping ``name -> (start_ms, end_ms)``, default :data:`~brainfit.compare.DEFAULT_WINDOWS`
+    settings : ComparisonSettings, optional
+    leaderboard_bootstrap : int
+        Resamples of the leaderboard CIs.
+
+    Returns
+    -------
+    dict with ``leaderboard``, ``per_bin``, ``clusters`` (DataFrames), ``summary`` (str) and
+    ``figures`` (file names).
+    """
+    from brainfit import plots
+
+    out = Path(out)
+    settings = settings or ComparisonSettings()
+    windows = dict(DEFAULT_WINDOWS if windows is None else windows)
+    labels = {m: (labels or {}).get(m, m) for m in scores}
+    regions = list(regions if regions is not None else next(iter(scores.values())))
+    sub = {m: {r: by_region[r] for r in regions} for m, by_region in scores.items()}
+    comparison = compare_pairs(sub, pairs, regions, settings)  # every check happens before anything is written
+    board = leaderboard(sub, windows=windows, n_bootstrap=leaderboard_bootstrap, ci=settings.ci, seed=settings.seed,
+                        labels=labels)
+    per_bin = per_bin_table(sub)
+    (out / "comparison").mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "comparison" / "per_bin.csv", comparison.per_bin.to_csv(index=False))
+    atomic_write_text(out / "comparison" / "clusters.csv", comparison.clusters.to_csv(index=False))
+    atomic_write_json(out / "comparison" / "settings.json",
+                      {**comparison.settings, "windows": {k: list(v) for k, v in windows.items()},
+                       "pairs": [list(p) for p in pairs], "leaderboard_bootstrap": leaderboard_bootstrap})
+    atomic_write_text(out / "leaderboard.csv", board.to_csv(index=False))
+    atomic_write_text(out / "leaderboard.md", to_markdown(board, _BOARD_COLUMNS))
+    atomic_write_text(out / "per_bin_scores.csv", per_bin.to_csv(index=False))
+
+    figures: dict[str, str] = {}
+    fig_dir = out / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    model, control = pairs[0]
+    marks = {r: {f"{labels[model]} vs {labels[control]}: cluster p < {settings.alpha:g}":
+                 _rows(comparison.per_bin, model, control, r)["significant_cluster"].to_numpy(bool)}
+             for r in regions}
+    fig = plots.timecourse_panels({labels[m]: sub[m] for m in sub}, regions, significance=marks)
+    figures["timecourse.png"] = (f"Per-timestep predictivity: median ceiled score (r^2 / ceiling) over reliable "
+                                 f"sites per 10 ms bin, {settings.ci:.0%} stimulus-bootstrap bands; markers: bins "
+                                 f"in significant clusters of {labels[model]} - {labels[control]} (sign-flip "
+                                 f"cluster permutation test over bins)")
+    plots.save_figure(fig, fig_dir / "timecourse.png")
+    plt = plots.pyplot()
+    fig, axes = plt.subplots(1, len(windows), figsize=(4.2 * len(windows), 0.45 * len(sub) * len(regions) + 1.6),
+                             squeeze=False, constrained_layout=True)
+    for ax, wname in zip(axes[0], windows):
+        try:
+            plots.plot_leaderboard(board.assign(model=board["label"]), window=wname, ax=ax)
+            ax.set_title(f"{wname} ({_window_text(windows[wname])})", fontsize=10)
+        except ValueError as err:  # e.g. no reliable site in that window
+            ax.set_axis_off()
+            ax.set_title(f"{wname}: {err}", fontsize=8)
+    figures["leaderboard.png"] = ("Leaderboard: mean over each window's bins of the median ceiled score, "
+                                  f"{settings.ci:.0%} CIs")
+    plots.save_figure(fig, fig_dir / "leaderboard.png")
+    for m, fit in (fits or {}).items():
+        if "layer" not in fit.dims or fit.sizes["layer"] < 2:
+            continue
+        fig, axes = plt.subplots(2, len(regions), figsize=(4.8 * len(regions), 6.4), squeeze=False,
+                                 constrained_layout=True)
+        for k, r in enumerate(regions):
+            plots.plot_layer_heatmap(fit, r, ax=axes[0, k])
+            plots.plot_selected_layer(fit, r, ax=axes[1, k])
+        name = f"layers_{m}.png"
+        figures[name] = (f"{labels[m]}: median ceiled score per layer and bin (top) and the best layer per bin "
+                         "with the layer chosen on training folds (bottom)")
+        plots.save_figure(fig, fig_dir / name)
+    if neural is not None:
+        fig, axes = plt.subplots(1, len(regions) + 1, figsize=(4.4 * (len(regions) + 1), 3.4), squeeze=False,
+                                 constrained_layout=True)
+        by = "category" if "category" in neural.coords else None
+        for k, r in enumerate(regions):
+            plots.plot_psth(neural, region=r, by=by, ax=axes[0, k])
+        plots.plot_reliability(neural, regions=regions, ax=axes[0, -1])
+        figures["neural.png"] = ("Neural data: mean response per bin per region" + (" and category" if by else "")
+                                 + " (SEM band over sites), and split-half reliability per bin "
+                                 "(Spearman-Brown; median and interquartile range over sites)")
+        plots.save_figure(fig, fig_dir / "neural.png")
+    atomic_write_json(fig_dir / "captions.json", figures)
+    summary = summary_lines(per_bin, board, comparison.per_bin, comparison.clusters, labels, regions, settings)
+    atomic_write_text(out / "summary.txt", summary)
+    return {"leaderboard": board, "per_bin": comparison.per_bin, "clusters": comparison.clusters,
+            "summary": summary, "figures": list(figures)}
+
+
+def _window_text(window: tuple[float | None, float | None]) -> str:
+    lo, hi = window
+    return f"{'' if lo is None else f'{lo:g}'}-{'' if hi is None else f'{hi:g}'} ms"
+
+
+def _rows(table: pd.DataFrame, model: str, control: str, region: str) -> pd.DataFrame:
+    return table[(table["model"] == model) & (table["control"] == control) & (table["region"] == region)]
+
+
+def summary_lines(per_bin: pd.DataFrame, board: pd.DataFrame, stats: pd.DataFrame, clusters: pd.DataFrame,
+                  labels: Mapping[str, str], regions: Sequence[str], settings: ComparisonSettings) -> str:
+    """The plain-text summary: per-bin medians, the leaderboard and the contrasts with their clusters."""
+    lines = ["median ceiled score (r^2 / ceiling over reliable sites) per time bin"]
+    starts = np.unique(per_bin["time_bin_start"].to_numpy())
+    width = max(12, *(len(v) for v in labels.values()))
+    lines.append(f"  {'bin start (ms)':>{width}s} " + " ".join(f"{s:5.0f}" for s in starts))
+    models = list(dict.fromkeys(per_bin["model"]))
+    for region in regions:
+        lines.append(f"  {region}")
+        part = per_bin[per_bin["region"] == region]
+        table = part.pivot(index="model", columns="time_bin_start", values="median_ceiled").loc[models]
+        for name, row in table.iterrows():
+            lines.append(f"  {labels[name]:>{width}s} " + " ".join(f"{x:5.2f}" for x in row.to_numpy(float)))
+        n_rel = part[part["model"] == models[0]]["n_reliable"].to_numpy()
+        lines.append(f"  {'reliable sites':>{width}s} " + " ".join(f"{int(x):5d}" for x in n_rel))
+    lines.append(f"leaderboard (mean over the window's bins of the median ceiled score, {settings.ci:.0%} CI)")
+    for (region, window), rows in board.groupby(["region", "window"], sort=False):
+        rows = rows.sort_values("score", ascending=False)
+        lines.append(f"  {region} {window} ({_window_text((rows['window_start'].iloc[0], rows['window_end'].iloc[0]))}): "
+                     + "; ".join(f"{r.label} {r.score:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]"
+                                 for r in rows.itertuples()))
+    lines.append(f"paired contrasts (model - control, {settings.metric}; sign-flip permutation over sites per bin, "
+                 f"BH over bins and cluster test over contiguous bins at {settings.alpha:g})")
+    for (model, control, region), rows in stats.groupby(["model", "control", "region"], sort=False):
+        tested = rows[np.isfinite(rows["p"])]
+        sig = clusters[(clusters["model"] == model) & (clusters["control"] == control)
+                       & (clusters["region"] == region) & clusters["significant"].astype(bool)]
+        cl = ", ".join(f"{c.start_ms:g}-{c.end_ms:g} ms ({'+' if c.sign > 0 else '-'}, p={c.p:.3g})"
+                       for c in sig.itertuples()) or "none"
+        lines.append(f"  {labels[model]} vs {labels[control]}, {region}: median difference "
+                     f"{np.nanmedian(rows['diff']) if np.isfinite(rows['diff']).any() else float('nan'):+.3f} over "
+                     f"{len(tested)} tested bins; BH-significant bins {int(rows['significant_bh'].sum())}; "
+                     f"significant clusters: {cl}")
+    return "\n".join(lines) + "\n"
