@@ -287,10 +287,11 @@ def run_demo(config: DemoConfig, out: str | Path, *, device: str | None = None, 
 
     labels = {m.name: m.label for m in config.models}
     first = config.models[0].name
+    maps = _channel_maps_figure(built[first], stimuli, config, labels[first])
     written = write_comparison(out, scores, pairs=[(first, m.name) for m in config.models[1:]], regions=config.regions,
                                labels=labels, fits=fits, neural=neural, settings=ComparisonSettings(
                                    n_permutations=config.n_permutations, n_bootstrap=config.n_bootstrap,
-                                   seed=config.seed), leaderboard_bootstrap=config.n_bootstrap)
+                                   seed=config.seed), leaderboard_bootstrap=config.n_bootstrap, extra_figures=maps)
     summary = {
         "config": config.to_dict(),
         "dataset": dataset,
@@ -315,6 +316,21 @@ def run_demo(config: DemoConfig, out: str | Path, *, device: str | None = None, 
           f"figures/*.png, summary.txt")
     print(f"report: {report}")
     return summary
+
+
+def _channel_maps_figure(model: Any, stimuli: Any, config: DemoConfig, label: str) -> dict:
+    """The first candidate layer's channel maps over the unroll for the first image, as ``{file: (fig, caption)}``."""
+    from brainfit.activations import layer_maps
+    from brainfit.plots import plot_channel_maps
+
+    layer = config.layers[0]
+    first = config.models[0]
+    maps = layer_maps(model, stimuli, layer, n_steps=first.n_steps, on_steps=first.on_steps, stimulus=0)
+    fig = plot_channel_maps(maps, channels=6)
+    fig.suptitle(f"{label}, {layer}: channel maps over time steps (image {stimuli.stimulus_ids[0]})", fontsize=10)
+    caption = (f"{label}: six channels of {layer} at every time step for one image (~10 ms per step; the image "
+               "is on for the first on_steps steps, then mean gray) -- how the recurrent state evolves")
+    return {f"maps_{first.name}.png": (fig, caption)}
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -5,6 +5,9 @@ IT firing rates. Split from :mod:`~brainfit.data.synthetic` to keep each file to
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -12,6 +15,8 @@ import torch.nn.functional as F
 from brainfit.data._shapes import CATEGORIES, TEXTURES, ObjectSpec, pink_noise, render
 
 __all__ = ["make_objects", "make_design", "render_images", "GroundTruth", "VARIATION_LEVELS", "STIMULUS_ON_MS"]
+
+log = logging.getLogger(__name__)
 
 VARIATION_LEVELS = (0, 3, 6)
 STIMULUS_ON_MS = 100.0
@@ -182,7 +187,7 @@ class GroundTruth:
         self.it_mix = rng.uniform(0.8, 1.2, size=n_it)
         key = (network_seed, image_size, n_hidden, tuple(o.name for o in objects))
         if key not in _READOUTS:
-            _READOUTS[key] = self._train_readout(network_seed)
+            _READOUTS[key] = _stored_readout(key, lambda: self._train_readout(network_seed))
         self.feat_mean, self.feat_std, self.readout, self.ev_scale = _READOUTS[key]
 
     def _train_readout(self, network_seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -310,6 +315,35 @@ class GroundTruth:
             drive_v4 = env_v4[None] * st["v4"][:, :, None] + 0.6 * fb_all[:, :, sl]
             v4[:, :, b] = (self.v4_base[None, :, None] + self.v4_gain[None, :, None] * _softplus(drive_v4 - 0.3, 4.0)).mean(2)
         return v4, it
+
+
+#: Bumped whenever the readout's training changes, so stored readouts of older code are not read.
+_READOUT_VERSION = 1
+
+
+def _stored_readout(key: tuple, train: Any) -> tuple:
+    """The readout for ``key`` from the cache folder (``BRAINFIT_CACHE``/synthetic), else trained
+    and stored there (atomically). Training renders ~2300 "developmental" images and takes ~12 s;
+    the stored arrays are exactly what training returns, so results do not depend on the cache."""
+    from brainfit import __version__
+    from brainfit._io import atomic_path, stable_hash
+    from brainfit.paths import cache_dir
+
+    name = stable_hash({"key": list(key), "version": _READOUT_VERSION, "brainfit": __version__}, length=24)
+    path = cache_dir() / "synthetic" / f"readout_{name}.npz"
+    try:
+        with np.load(path) as z:
+            return z["mean"], z["std"], z["readout"], float(z["ev_scale"])
+    except (OSError, KeyError, ValueError) as err:  # absent, or damaged: train again
+        if path.exists():
+            log.warning("ignoring an unreadable stored synthetic readout %s (%s)", path, err)
+    out = train()
+    try:
+        with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as f:
+            np.savez(f, mean=out[0], std=out[1], readout=out[2], ev_scale=np.float64(out[3]))
+    except OSError as err:  # a read-only cache folder only costs the training next time
+        log.info("could not store the synthetic readout in %s: %s", path.parent, err)
+    return out
 
 
 def _softplus(x: np.ndarray, sharpness: float = 1.0) -> np.ndarray:

@@ -77,14 +77,15 @@ def plot_psth(neural: xr.DataArray, *, region: str | None = None, by: str | None
     return ax
 
 
-def plot_reliability(neural: xr.DataArray, *, regions: Sequence[str] | None = None, n_splits: int = 100,
-                     seed: int = 0, corrected: bool = True, ax: Any = None) -> Any:
+def plot_reliability(neural: xr.DataArray | None = None, *, regions: Sequence[str] | None = None, n_splits: int = 100,
+                     seed: int = 0, corrected: bool = True, ceiling: xr.DataArray | None = None,
+                     ax: Any = None) -> Any:
     """Split-half reliability per time bin: median over each region's neuroids, interquartile band.
 
     Parameters
     ----------
-    neural : DataArray (presentation x neuroid x time_bin)
-        Single trials (a ``repetition`` coord on ``presentation``).
+    neural : DataArray (presentation x neuroid x time_bin), optional
+        Single trials (a ``repetition`` coord on ``presentation``); or give ``ceiling``.
     regions : sequence of str, optional
         Regions to draw (default: every region, in order of appearance; all neuroids as one
         group when there is no ``region`` coord).
@@ -93,6 +94,10 @@ def plot_reliability(neural: xr.DataArray, *, regions: Sequence[str] | None = No
     corrected : bool
         Draw the Spearman-Brown-corrected reliability (the noise ceiling, default) or the raw
         split-half ``r`` between half-averages.
+    ceiling : DataArray (neuroid x time_bin), optional
+        A reliability already computed, e.g. the ``ceiling`` of score Datasets (with its
+        ``region`` coord, and ``split_half_r`` for ``corrected=False``): drawn instead of
+        computing it from ``neural``.
     ax : matplotlib Axes, optional
 
     Returns
@@ -109,6 +114,10 @@ def plot_reliability(neural: xr.DataArray, *, regions: Sequence[str] | None = No
     """
     from brainfit.scoring import split_half_ceiling
 
+    if ceiling is not None:
+        return _draw_reliability(ceiling, regions, corrected, ax)
+    if neural is None:
+        raise ValueError("give the single-trial neural data or a precomputed ceiling=")
     if isinstance(neural, xr.DataArray) and REPETITION not in neural.coords:
         raise ValueError(f"neural has no {REPETITION!r} coord: single trials are needed for split-half reliability "
                          "(pass the assembly before averaging repetitions)")
@@ -116,10 +125,25 @@ def plot_reliability(neural: xr.DataArray, *, regions: Sequence[str] | None = No
     if regions is None:
         regions = (list(dict.fromkeys(np.asarray(neural.coords[REGION].values).astype(str).tolist()))
                    if REGION in neural.coords else [None])
-    masks = {r: _region_mask(neural, r, "neural") for r in regions}
+    for r in regions or []:  # an unknown region fails before the split halves are computed
+        _region_mask(neural, r, "neural")
     ceiling = split_half_ceiling(neural, n_splits=n_splits, seed=seed).transpose(NEUROID, ...)
+    return _draw_reliability(ceiling, regions, corrected, ax)
+
+
+def _draw_reliability(ceiling: xr.DataArray, regions: Sequence[str] | None, corrected: bool, ax: Any) -> Any:
+    """Median and interquartile band over each region's neuroids of ``ceiling`` (neuroid x time_bin)."""
+    if not isinstance(ceiling, xr.DataArray) or set(ceiling.dims) != {NEUROID, "time_bin"}:
+        raise ValueError("ceiling must be a DataArray with dims (neuroid, time_bin)")
+    if not corrected and "split_half_r" not in ceiling.coords:
+        raise ValueError("corrected=False needs the uncorrected split-half r: ceiling has no 'split_half_r' coord")
+    ceiling = ceiling.transpose(NEUROID, "time_bin")
+    if regions is None:
+        regions = (list(dict.fromkeys(np.asarray(ceiling.coords[REGION].values).astype(str).tolist()))
+                   if REGION in ceiling.coords else [None])
+    masks = {r: _region_mask(ceiling, r, "ceiling") for r in regions}
     values = ceiling.values if corrected else ceiling.coords["split_half_r"].transpose(NEUROID, ...).values
-    t = _bin_centres(neural, "neural")
+    t = _bin_centres(ceiling, "ceiling")
     ax = _axes(ax, (5, 3.5))
     for region, keep in masks.items():
         v = values[keep]

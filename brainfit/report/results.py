@@ -47,7 +47,8 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
                      labels: Mapping[str, str] | None = None, fits: Mapping[str, xr.Dataset] | None = None,
                      neural: xr.DataArray | None = None,
                      windows: Mapping[str, tuple[float | None, float | None]] | None = None,
-                     settings: ComparisonSettings | None = None, leaderboard_bootstrap: int = 1000) -> dict[str, Any]:
+                     settings: ComparisonSettings | None = None, leaderboard_bootstrap: int = 1000,
+                     extra_figures: Mapping[str, tuple[Any, str]] | None = None) -> dict[str, Any]:
     """Compare ``pairs`` of models and write tables, figures and a summary into ``out``.
 
     Parameters
@@ -57,8 +58,8 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
     scores : mapping ``model -> {region -> Dataset}``
         Per-region score Datasets (one readout per neuroid), from the same splits.
     pairs : sequence of ``(model, control)``
-        Contrasts ``model - control``; the first pair's significant clusters are marked under
-        the per-timestep curves.
+        Contrasts ``model - control``; the bins of each pair's significant clusters are marked
+        under the per-timestep curves (one row for "higher", one for "lower").
     regions : sequence of str, optional
         Default: the regions of the first model.
     labels : mapping ``model -> label``, optional
@@ -70,6 +71,8 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
     settings : ComparisonSettings, optional
     leaderboard_bootstrap : int
         Resamples of the leaderboard CIs.
+    extra_figures : mapping ``file name -> (Figure, caption)``, optional
+        More figures for the folder (e.g. channel maps over time), saved after the others.
 
     Returns
     -------
@@ -101,15 +104,19 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
     figures: dict[str, str] = {}
     fig_dir = out / "figures"
     fig_dir.mkdir(exist_ok=True)
-    model, control = pairs[0]
-    marks = {r: {f"{labels[model]} vs {labels[control]}: cluster p < {settings.alpha:g}":
-                 _rows(comparison.per_bin, model, control, r)["significant_cluster"].to_numpy(bool)}
-             for r in regions}
+    marks: dict[str, dict[str, np.ndarray]] = {r: {} for r in regions}
+    for model, control in pairs:
+        for r in regions:
+            rows = _rows(comparison.per_bin, model, control, r)
+            sig = rows["significant_cluster"].to_numpy(bool)
+            t = rows["t"].to_numpy(float)
+            marks[r][f"{labels[model]} > {labels[control]}"] = sig & (t > 0)
+            marks[r][f"{labels[model]} < {labels[control]}"] = sig & (t < 0)
     fig = plots.timecourse_panels({labels[m]: sub[m] for m in sub}, regions, significance=marks)
     figures["timecourse.png"] = (f"Per-timestep predictivity: median ceiled score (r^2 / ceiling) over reliable "
-                                 f"sites per 10 ms bin, {settings.ci:.0%} stimulus-bootstrap bands; markers: bins "
-                                 f"in significant clusters of {labels[model]} - {labels[control]} (sign-flip "
-                                 f"cluster permutation test over bins)")
+                                 f"sites per 10 ms bin, {settings.ci:.0%} stimulus-bootstrap bands. Marker rows: "
+                                 f"bins in clusters where one model is significantly higher or lower than another "
+                                 f"(sign-flip cluster permutation test over contiguous bins, p < {settings.alpha:g})")
     plots.save_figure(fig, fig_dir / "timecourse.png")
     plt = plots.pyplot()
     fig, axes = plt.subplots(1, len(windows), figsize=(4.2 * len(windows), 0.45 * len(sub) * len(regions) + 1.6),
@@ -142,11 +149,18 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
         by = "category" if "category" in neural.coords else None
         for k, r in enumerate(regions):
             plots.plot_psth(neural, region=r, by=by, ax=axes[0, k])
-        plots.plot_reliability(neural, regions=regions, ax=axes[0, -1])
+        # the ceilings the scores were divided by (the first model's score files hold them)
+        first = sub[next(iter(sub))]
+        ceiling = xr.concat([first[r]["ceiling"].assign_coords(split_half_r=first[r]["split_half_r"])
+                             if "split_half_r" in first[r] else first[r]["ceiling"] for r in regions], dim="neuroid")
+        plots.plot_reliability(ceiling=ceiling, regions=regions, ax=axes[0, -1])
         figures["neural.png"] = ("Neural data: mean response per bin per region" + (" and category" if by else "")
                                  + " (SEM band over sites), and split-half reliability per bin "
                                  "(Spearman-Brown; median and interquartile range over sites)")
         plots.save_figure(fig, fig_dir / "neural.png")
+    for name, (fig, caption) in (extra_figures or {}).items():
+        figures[name] = caption
+        plots.save_figure(fig, fig_dir / name)
     atomic_write_json(fig_dir / "captions.json", figures)
     summary = summary_lines(per_bin, board, comparison.per_bin, comparison.clusters, labels, regions, settings)
     atomic_write_text(out / "summary.txt", summary)

@@ -272,10 +272,11 @@ def _ceiling_for(neural: xr.DataArray, avg: xr.DataArray, ceiling: xr.DataArray 
         )
     ids = stimulus_ids(avg)
     keep = min(n_bootstrap_splits, n_ceiling_splits) if n_bootstrap else 0
-    key = _content_key(neural, ids, avg, n_ceiling_splits, seed, keep)
-    if key in _SPLIT_HALF_MEMO:
-        _SPLIT_HALF_MEMO.move_to_end(key)
-        return _SPLIT_HALF_MEMO[key]
+    trials_key = _trials_key(neural, ids, n_ceiling_splits, seed)
+    nids = np.asarray(avg.coords[NEUROID_ID].values).astype(str) if NEUROID_ID in avg.coords else None
+    found = _from_memo(trials_key, nids, neural, keep)
+    if found is not None:
+        return found
     group, rep = _trial_groups(neural, ids)
     n_trials = neural.sizes[PRESENTATION]
     res = _split_half_core(neural.values.reshape(n_trials, -1).astype(np.float64), group, rep, len(ids),
@@ -284,28 +285,56 @@ def _ceiling_for(neural: xr.DataArray, avg: xr.DataArray, ceiling: xr.DataArray 
              "ceiling_spearman_brown_k": res["k"], "ceiling_n_stimuli": len(res["usable"])}
     res["split_half_r"] = res["r_half"].reshape(N, T)
     out = (res["ceiling"].reshape(N, T), res, attrs)
-    if len(res["usable"]) >= MIN_CEILING_STIMULI:  # (the few-stimuli warning must repeat on every call)
-        _SPLIT_HALF_MEMO[key] = out
-    while len(_SPLIT_HALF_MEMO) > _MEMO_SIZE:
-        _SPLIT_HALF_MEMO.popitem(last=False)
+    if nids is not None and len(res["usable"]) >= MIN_CEILING_STIMULI:  # (the few-stimuli warning must repeat)
+        _SPLIT_HALF_MEMO[f"{trials_key}:{keep}:" + ",".join(nids.tolist())] = (trials_key, keep, nids, neural.values,
+                                                                               out)
+        while len(_SPLIT_HALF_MEMO) > _MEMO_SIZE:
+            _SPLIT_HALF_MEMO.popitem(last=False)
     return out
 
 
-#: Split-half results of the last few (trials, settings), keyed by content: every model compared on
-#: one dataset gets the same ceiling, so it is computed once (seconds per call on the demo data).
+#: Split-half results of the last few (trials, settings): every model compared on one dataset gets
+#: the same ceiling, and a region's ceiling is its neuroids' part of the all-region one (the splits
+#: are drawn per (stimulus, repetition), the same for every neuroid), so each is computed once
+#: (seconds per call on the demo data).
 _SPLIT_HALF_MEMO: OrderedDict[str, tuple] = OrderedDict()
 _MEMO_SIZE = 6
 
 
-def _content_key(neural: xr.DataArray, ids: np.ndarray, avg: xr.DataArray, n_splits: int, seed: int,
-                 keep: int) -> str:
-    """Hash of everything a split-half ceiling depends on: trial values and their stimulus/repetition
-    labels, the stimulus and neuroid order of the result, and the settings."""
+def _trials_key(neural: xr.DataArray, ids: np.ndarray, n_splits: int, seed: int) -> str:
+    """Hash of the trial structure a split-half ceiling depends on (besides the values): stimulus and
+    repetition labels in trial order, the stimulus order of the result, the bins and the settings."""
     h = hashlib.sha256()
-    for part in (np.ascontiguousarray(neural.values), stimulus_ids(neural).astype(str),
-                 np.asarray(neural.coords[REPETITION].values), np.asarray(ids).astype(str),
-                 np.asarray(avg.coords[NEUROID_ID].values).astype(str) if NEUROID_ID in avg.coords else np.array([]),
-                 np.array([n_splits, seed, keep, *neural.shape])):
+    for part in (stimulus_ids(neural).astype(str), np.asarray(neural.coords[REPETITION].values),
+                 np.asarray(ids).astype(str), np.asarray(neural.coords[TIME_BIN_START].values, float),
+                 np.array([n_splits, seed, neural.sizes[PRESENTATION], neural.sizes[TIME_BIN]])):
         h.update(str(part.dtype).encode() + str(part.shape).encode())
         h.update(part.tobytes() if part.dtype.kind != "U" else "\x1f".join(part.tolist()).encode())
     return h.hexdigest()
+
+
+def _from_memo(trials_key: str, nids: np.ndarray | None, neural: xr.DataArray, keep: int) -> tuple | None:
+    """A stored result for the same trials (and at least ``keep`` kept split halves) whose neuroids
+    include ``nids`` with equal values, cut to them."""
+    if nids is None:
+        return None
+    for key, (tkey, stored_keep, stored_ids, values, out) in reversed(_SPLIT_HALF_MEMO.items()):
+        if tkey != trials_key or stored_keep < keep:
+            continue
+        pos = {n: i for i, n in enumerate(stored_ids.tolist())}
+        if not all(n in pos for n in nids.tolist()):
+            continue
+        sel = np.array([pos[n] for n in nids.tolist()], dtype=int)
+        if not np.array_equal(values[:, sel, :], neural.values):
+            continue
+        _SPLIT_HALF_MEMO.move_to_end(key)
+        ceil, res, attrs = out
+        if len(sel) == len(stored_ids) and np.array_equal(sel, np.arange(len(sel))) and stored_keep == keep:
+            return out
+        T = ceil.shape[1]
+        cols = (sel[:, None] * T + np.arange(T)[None, :]).ravel()
+        sub = {**res, "r_half": res["r_half"][cols], "ceiling": res["ceiling"][cols],
+               "halves": [(a[:, cols], b[:, cols]) for a, b in res["halves"][:keep]],
+               "split_half_r": res["split_half_r"][sel]}
+        return ceil[sel], sub, dict(attrs)
+    return None

@@ -8,14 +8,25 @@ bootstrap CIs, keeping the predictions so that paired comparisons can resample s
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from brainfit.assembly import LAYER, REGION, select_region
+from brainfit.assembly import (
+    LAYER,
+    REGION,
+    average_repetitions,
+    has_repetitions,
+    select_region,
+    stimulus_ids,
+    validate_neural,
+)
 from brainfit.mapping import Splits
+from brainfit.scoring.ceiling import _ceiling_for
+from brainfit.scoring.config import ScoringConfig
 from brainfit.scoring.pipeline import fit_and_score, score_predictions
 
 __all__ = ["score_by_region", "fit_model"]
@@ -55,6 +66,22 @@ def score_by_region(activations: xr.DataArray, neural: xr.DataArray, temporal_ma
     missing = [r for r in regions if r not in present]
     if missing:
         raise ValueError(f"region(s) {missing} not in the neural data; regions present: {present}")
+    neural = validate_neural(neural)
+    if has_repetitions(neural):
+        # trials in the splits' stimulus order, then by repetition: the fit and every region see the
+        # same stimulus order, so they draw the same split halves and share one ceiling; it is
+        # computed once here, with the halves the regions' bootstraps use, and the fit and the
+        # regions read their parts of it (scoring.ceiling memo)
+        position = {s: i for i, s in enumerate(splits.stimulus_ids.tolist())}
+        sid = stimulus_ids(neural)
+        if set(sid.tolist()) == set(position):
+            order = np.lexsort((np.asarray(neural.coords["repetition"].values), [position[s] for s in sid.tolist()]))
+            neural = neural.isel(presentation=order)
+        cfg = ScoringConfig.resolve(None, n_bootstrap=n_bootstrap, seed=seed)
+        with warnings.catch_warnings():  # a few-stimuli warning comes from the scoring calls below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            _ceiling_for(neural, average_repetitions(neural), None, cfg.n_ceiling_splits, seed, n_bootstrap,
+                         cfg.n_bootstrap_splits)
     fit = fit_and_score(activations, neural, temporal_map, layers=None if layers is None else list(layers),
                         splits=splits, n_bootstrap=0, seed=seed, keep_predictions=True, mapping=mapping,
                         progress=progress)

@@ -12,7 +12,7 @@ import pytest
 
 from brainfit.cli import main
 from brainfit.cli.demo import DEFAULT_CONFIG, DemoConfig
-from brainfit.compare import paired_differences
+from brainfit.compare import compare_models
 from brainfit.models import list_pretrained
 from brainfit.scoring import load_scores
 
@@ -55,10 +55,26 @@ def test_demo_writes_every_output(demo_out):
             assert ds.ceiled.dims == ("neuroid", "time_bin") and ds.sizes["time_bin"] == 19
     rows = list(csv.DictReader((demo_out / "per_bin_scores.csv").open()))
     assert len(rows) == len(NAMES) * 2 * 19
-    paired = list(csv.DictReader((demo_out / "paired_differences.csv").open()))
+    paired = list(csv.DictReader((demo_out / "comparison" / "per_bin.csv").open()))
     assert len(paired) == (len(NAMES) - 1) * 2 * 19
-    assert (demo_out / "timecourse.png").stat().st_size > 10_000
-    assert "median ceiled score" in (demo_out / "summary.txt").read_text()
+    assert {r["control"] for r in paired} == set(NAMES[1:]) and {r["model"] for r in paired} == {NAMES[0]}
+    board = list(csv.DictReader((demo_out / "leaderboard.csv").open()))
+    assert len(board) == len(NAMES) * 2 * 3  # models x regions x windows (early, late, all)
+    assert (demo_out / "leaderboard.md").read_text().startswith("| rank | label |")
+    captions = json.loads((demo_out / "figures" / "captions.json").read_text())
+    assert {"timecourse.png", "leaderboard.png", "neural.png"} <= set(captions)
+    for name in captions:
+        assert (demo_out / "figures" / name).stat().st_size > 10_000
+    summary_text = (demo_out / "summary.txt").read_text()
+    assert "median ceiled score" in summary_text and "significant clusters" in summary_text
+    provenance = json.loads((demo_out / "provenance.json").read_text())
+    assert [m["name"] for m in provenance["models"]] == NAMES
+    assert all(len(m["weights_sha256"]) == 64 for m in provenance["models"])
+    assert provenance["splits"]["fingerprint"] == summary["splits"]["fingerprint"]
+    assert len(provenance["dataset"]["sha256"]) == 64 and provenance["versions"]["torch"]
+    html = (demo_out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == len(captions)
+    assert provenance["dataset"]["sha256"] in html
 
 
 def test_demo_scores_are_sane(demo_out):
@@ -75,16 +91,18 @@ def test_demo_scores_are_sane(demo_out):
     late = rnn.time_bin_start.values >= 170
     assert np.nanmax(np.abs(unrolled.median_ceiled.values[late])) < 1e-6
     assert np.nanmean(med[late]) > 0.05
-    d = paired_differences(rnn, unrolled)
-    assert np.nanmedian(d["median_diff"][late]) > 0 and np.nanmax(d["p_fdr"][late]) < 0.05
+    c = compare_models(rnn, unrolled, n_permutations=500, n_bootstrap=200)
+    d = c.per_bin
+    assert np.nanmedian(d["diff"][late]) > 0 and d["significant_cluster"][late].all()
+    assert (d["ci_low"][late] > 0).all()  # stimulus bootstrap from the stored predictions
 
 
-def test_paired_differences_refuses_different_splits(demo_out):
+def test_comparison_refuses_different_splits(demo_out):
     a = load_scores(demo_out / "scores" / "convrnn_small_rgc_V4.nc")
     b = a.copy()
     b.attrs = {**a.attrs, "splits": {**a.attrs["splits"], "fingerprint": "other"}}
     with pytest.raises(ValueError, match="same splits"):
-        paired_differences(a, b)
+        compare_models(a, b)
 
 
 def test_demo_yaml_holds_the_built_in_defaults():

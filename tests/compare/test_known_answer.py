@@ -50,12 +50,32 @@ def generator_scores(world):
     return out
 
 
-def test_generator_explains_its_reliable_sites(generator_scores):
-    for region, ds in generator_scores["full"].items():
+def _reliable_bin_medians(by_region):
+    """Per region, the median ceiled score in the bins where at least 75% of the region's sites are reliable."""
+    out = {}
+    for region, ds in by_region.items():
         mostly_reliable = ds["n_reliable"].values >= 0.75 * ds.sizes["neuroid"]
         assert mostly_reliable.sum() >= 5, region
-        med = ds["median_ceiled"].values[mostly_reliable]
-        assert med.mean() >= 0.9 and med.min() >= 0.8, (region, np.round(med, 2))
+        out[region] = ds["median_ceiled"].values[mostly_reliable]
+    return out
+
+
+def test_generator_explains_its_reliable_sites(generator_scores):
+    # the noise-free rates are the truth; what they miss is the cost of estimating a ridge readout
+    # from 307 training stimuli of noisy data (larger with fewer stimuli: the slow test below uses
+    # the default 960 and reaches 0.9)
+    for region, med in _reliable_bin_medians(generator_scores["full"]).items():
+        assert med.mean() >= 0.85 and med.min() >= 0.8, (region, np.round(med, 2))
+
+
+@pytest.mark.slow
+def test_generator_scores_09_at_the_default_size():
+    run = simulate(latents=("full",))
+    splits = make_splits(average_repetitions(run.neural), n_folds=10, seed=0)
+    _, by_region = score_by_region(by_region_layers(run.latent["full"]), run.neural, regions=["V4", "IT"],
+                                   splits=splits, n_bootstrap=0)
+    for region, med in _reliable_bin_medians(by_region).items():
+        assert med.mean() >= 0.9 and med.min() >= 0.85, (region, np.round(med, 2))
 
 
 def test_recurrent_stage_wins_the_late_it_bins(generator_scores):
@@ -81,7 +101,8 @@ def test_a_model_against_itself_in_another_basis_shows_nothing(world):
                                           splits=splits, n_bootstrap=0)
     c = compare_models(scores[0]["IT"], scores[1]["IT"], n_permutations=1000, n_bootstrap=0)
     assert not c.per_bin["significant_bh"].any() and not c.per_bin["significant_cluster"].any()
-    assert np.nanmax(np.abs(c.per_bin["diff"])) < 0.05
+    well_sampled = c.per_bin["n"].to_numpy() >= 20  # bins with few reliable sites have noisy medians
+    assert np.abs(c.per_bin["diff"].to_numpy()[well_sampled]).max() < 0.03
 
 
 def test_error_rates_over_repeated_null_comparisons(world):
@@ -111,6 +132,7 @@ def test_error_rates_over_repeated_null_comparisons(world):
             cluster_hits += bool(c.per_bin["significant_cluster"].any())
             bh_hits += bool(c.per_bin["significant_bh"].any())
     assert families == 200
+    print(f"null comparisons: {families} families, cluster test rejected in {cluster_hits}, BH in {bh_hits}")
     # under the complete null every rejection is false: FWER = FDR = P(any rejection); 0.05 nominal
     assert cluster_hits / families <= 0.07, cluster_hits
     assert bh_hits / families <= 0.07, bh_hits

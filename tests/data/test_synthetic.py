@@ -122,3 +122,60 @@ def test_bad_config_is_rejected():
         load_dataset("synthetic", n_repetitions=1)
     with pytest.raises(ValueError, match=r"the synthetic dataset takes no argument\(s\) 'bogus'"):
         load_dataset("synthetic", bogus=3)
+
+
+def test_latent_responses_are_the_noise_free_expected_counts(tmp_path, monkeypatch):
+    from brainfit.data import synthetic
+    from brainfit.data.synthetic import LATENT_VARIANTS, simulate
+
+    small = {"n_categories": 2, "objects_per_category": 2, "images_per_object": 2, "n_v4": 4, "n_it": 6,
+             "image_size": 32}
+    run = simulate(**small)
+    assert set(run.latent) == set(LATENT_VARIANTS)
+    full, ff = run.latent["full"], run.latent["feedforward"]
+    avg = average_repetitions(run.neural)
+    assert full.dims == NEURAL_DIMS and full.sizes["presentation"] == avg.sizes["presentation"]
+    assert set(full.stimulus_id.values) == set(avg.stimulus_id.values)
+    assert list(full.region.values) == list(run.neural.region.values) and set(full.layer.values) == {"latent"}
+    # the trial average converges to the latent rates: their correlation over stimuli and bins is high
+    a = avg.sel(presentation=[list(avg.stimulus_id.values).index(s) for s in full.stimulus_id.values])
+    assert np.corrcoef(a.values.ravel(), full.values.ravel())[0, 1] > 0.8
+    # the feedforward-only variant keeps the fast drive and loses the late invariant IT drive
+    it = full.region.values == "IT"
+    late = full.time_bin_start.values >= 180
+    assert np.allclose(full.values[:, ~it, :3], ff.values[:, ~it, :3], rtol=0.05)
+    assert not np.allclose(full.values[:, it][:, :, late], ff.values[:, it][:, :, late], rtol=0.05)
+    # the spike counts are the same whether or not latents are asked for
+    _stim, neural = synthetic.generate(**small)
+    np.testing.assert_array_equal(neural.values, run.neural.values)
+    with pytest.raises(ValueError, match=r"unknown latent variant\(s\) \['slow'\]"):
+        simulate(latents=("slow",), **small)
+
+
+def test_stored_readout_gives_the_trained_one(tmp_path, monkeypatch):
+    from brainfit.data import _ground_truth
+    from brainfit.data.synthetic import generate
+
+    monkeypatch.setenv("BRAINFIT_CACHE", str(tmp_path))
+    small = {"n_categories": 2, "objects_per_category": 2, "images_per_object": 1, "n_v4": 4, "n_it": 4,
+             "image_size": 32, "network_seed": 77}
+    _ground_truth._READOUTS.clear()
+    synthetic_ground_truth_cache_clear()
+    _s, trained = generate(**small)
+    stored = list((tmp_path / "synthetic").glob("readout_*.npz"))
+    assert len(stored) == 1
+    _ground_truth._READOUTS.clear()
+    synthetic_ground_truth_cache_clear()
+    _s, read = generate(**small)  # now from the file
+    np.testing.assert_array_equal(trained.values, read.values)
+    stored[0].write_bytes(b"damaged")  # a damaged file is trained again, not served
+    _ground_truth._READOUTS.clear()
+    synthetic_ground_truth_cache_clear()
+    _s, again = generate(**small)
+    np.testing.assert_array_equal(trained.values, again.values)
+
+
+def synthetic_ground_truth_cache_clear():
+    from brainfit.data import synthetic
+
+    synthetic._ground_truth.cache_clear()

@@ -79,6 +79,15 @@ def test_reliability_median_and_interquartile_band_per_region(neural):
     raw = split_half_ceiling(neural, n_splits=10, seed=1).split_half_r.values[neural.region.values == "IT"]
     np.testing.assert_allclose(ax2.lines[0].get_ydata(), np.median(raw, axis=0))
     assert len(bands(ax2)) == 1
+    # a precomputed ceiling (as score Datasets carry it) draws the same figure without the trials
+    pre = split_half_ceiling(neural, n_splits=10, seed=1)
+    ax3 = plot_reliability(ceiling=pre)
+    for a, b in zip(ax3.lines[:2], ax.lines[:2]):
+        np.testing.assert_allclose(a.get_ydata(), b.get_ydata())
+    with pytest.raises(ValueError, match="give the single-trial neural data or a precomputed ceiling="):
+        plot_reliability()
+    with pytest.raises(ValueError, match="ceiling has no 'split_half_r' coord"):
+        plot_reliability(ceiling=pre.drop_vars("split_half_r"), corrected=False)
 
 
 def test_reliability_needs_single_trials(neural):

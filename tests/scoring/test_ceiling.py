@@ -97,3 +97,29 @@ def test_ceiling_needs_trials():
     with pytest.raises(ValueError,
                        match="neural assembly has no 'repetition' coord: noise ceilings need single trials"):
         fit_and_score(acts(ids, feats), average_repetitions(neural), n_bootstrap=0, progress=False)
+
+
+def test_a_regions_ceiling_is_its_part_of_the_all_region_ceiling():
+    """The memo serves a region's ceiling (and bootstrap halves) from the all-neuroid result: the same
+    numbers as computing it alone."""
+    from brainfit.assembly import average_repetitions, select_region
+    from brainfit.scoring import ceiling as ceiling_module
+    from brainfit.scoring.ceiling import _ceiling_for
+
+    _ids, _feats, _signal, neural = make_world(n_stim=40, n_neur=6, seed=11)
+    ceiling_module._SPLIT_HALF_MEMO.clear()
+    part = select_region(neural, "IT")
+    alone = _ceiling_for(part, average_repetitions(part), None, 20, 3, 10, 4)
+    ceiling_module._SPLIT_HALF_MEMO.clear()
+    _ceiling_for(neural, average_repetitions(neural), None, 20, 3, 10, 4)
+    served = _ceiling_for(part, average_repetitions(part), None, 20, 3, 10, 4)
+    assert len(ceiling_module._SPLIT_HALF_MEMO) == 1  # served from the all-neuroid entry
+    np.testing.assert_allclose(served[0], alone[0], rtol=1e-12)
+    np.testing.assert_allclose(served[1]["split_half_r"], alone[1]["split_half_r"], rtol=1e-12)
+    assert len(served[1]["halves"]) == len(alone[1]["halves"]) == 4
+    for (a1, b1), (a2, b2) in zip(served[1]["halves"], alone[1]["halves"]):
+        np.testing.assert_allclose(a1, a2, rtol=1e-12)
+        np.testing.assert_allclose(b1, b2, rtol=1e-12)
+    changed = part.copy(data=part.values + 1.0)  # other values: computed, not served
+    _ceiling_for(changed, average_repetitions(changed), None, 20, 3, 10, 4)
+    assert len(ceiling_module._SPLIT_HALF_MEMO) == 2
