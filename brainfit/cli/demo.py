@@ -326,10 +326,10 @@ def _channel_maps_figure(model: Any, stimuli: Any, config: DemoConfig, label: st
     layer = config.layers[0]
     first = config.models[0]
     maps = layer_maps(model, stimuli, layer, n_steps=first.n_steps, on_steps=first.on_steps, stimulus=0)
-    fig = plot_channel_maps(maps, channels=6)
+    fig = plot_channel_maps(maps, channels=6, steps=list(range(0, maps.shape[0], 2)))
     fig.suptitle(f"{label}, {layer}: channel maps over time steps (image {stimuli.stimulus_ids[0]})", fontsize=10)
-    caption = (f"{label}: six channels of {layer} at every time step for one image (~10 ms per step; the image "
-               "is on for the first on_steps steps, then mean gray) -- how the recurrent state evolves")
+    caption = (f"{label}: six channels of {layer} at every second time step for one image (~10 ms per step; "
+               "the image is on for the first on_steps steps, then mean gray) -- how the recurrent state evolves")
     return {f"maps_{first.name}.png": (fig, caption)}
 
 

@@ -90,7 +90,7 @@ def plot_selected_layer(fit: xr.Dataset, region: str | None, *, metric: str = "c
     -------
     matplotlib Axes
         Markers at (bin centre ms, index of the layer with the highest held-out median over the
-        region's reliable neuroids; none where every layer is NaN), and per layer chosen on
+        region's reliable neuroids; none where every layer is NaN or the best ones tie), and per layer chosen on
         training folds a horizontal line labelled with its fraction of folds. The y axis lists
         the layers in the order of the ``layer`` coord.
 
@@ -102,8 +102,11 @@ def plot_selected_layer(fit: xr.Dataset, region: str | None, *, metric: str = "c
     med, layers = _layer_medians(fit, region, metric)
     t = _bin_centres(fit, "fit")
     ax = _axes(ax, (5.5, max(2.5, 0.35 * len(layers) + 1.5)))
-    has = np.isfinite(med).any(axis=0)
-    best = np.argmax(np.where(np.isfinite(med), med, -np.inf), axis=0)
+    finite = np.where(np.isfinite(med), med, -np.inf)
+    best = np.argmax(finite, axis=0)
+    # a bin where every layer ties (e.g. all score 0 on a blank screen) has no best layer
+    ties = (finite == finite[best, np.arange(finite.shape[1])][None, :]).sum(axis=0) > 1
+    has = np.isfinite(med).any(axis=0) & ~ties
     ax.plot(t[has], best[has], ls="none", marker="o", ms=6, color="tab:blue",
             label=f"best held-out median {metric} per bin")
     chosen = _chosen_layers(fit, region)

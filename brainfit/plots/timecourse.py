@@ -166,7 +166,7 @@ def timecourse_panels(scores: Mapping[str, Mapping[str, xr.Dataset]], regions: S
 
     Returns
     -------
-    matplotlib Figure (panels share the y axis).
+    matplotlib Figure (panels share the y axis; one legend below them).
 
     Raises
     ------
@@ -182,12 +182,19 @@ def timecourse_panels(scores: Mapping[str, Mapping[str, xr.Dataset]], regions: S
     if extra:
         raise ValueError(f"significance has region(s) {extra} that are not panels; panels: {list(regions)}")
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(regions), figsize=(panel_size[0] * len(regions), panel_size[1]), sharey=True)
+    fig, axes = plt.subplots(1, len(regions), figsize=(panel_size[0] * len(regions), panel_size[1] + 1.0),
+                             sharey=True, layout="constrained")
+    handles: dict[str, Any] = {}
     for ax, region in zip(np.atleast_1d(axes), regions):
         plot_timecourse({label: by_region[region] for label, by_region in scores.items()}, metric=metric,
                         selected=selected, layer=layer, significance=significance.get(region), ax=ax)
         ax.set_title(f"{region}: per-time-bin predictivity")
-    fig.tight_layout()
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+        ax.get_legend().remove()
+    # one legend for all panels, below them, so that it covers no curve
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=min(3, len(handles)),
+               fontsize=8, frameon=False)
     return fig
 
 

@@ -16,6 +16,7 @@ Layout (every path relative to the folder)::
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -110,8 +111,10 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
             rows = _rows(comparison.per_bin, model, control, r)
             sig = rows["significant_cluster"].to_numpy(bool)
             t = rows["t"].to_numpy(float)
-            marks[r][f"{labels[model]} > {labels[control]}"] = sig & (t > 0)
-            marks[r][f"{labels[model]} < {labels[control]}"] = sig & (t < 0)
+            for name, mask in ((f"{labels[model]} > {labels[control]}", sig & (t > 0)),
+                               (f"{labels[model]} < {labels[control]}", sig & (t < 0))):
+                if mask.any():  # a row only where there is something to mark
+                    marks[r][name] = mask
     fig = plots.timecourse_panels({labels[m]: sub[m] for m in sub}, regions, significance=marks)
     figures["timecourse.png"] = (f"Per-timestep predictivity: median ceiled score (r^2 / ceiling) over reliable "
                                  f"sites per 10 ms bin, {settings.ci:.0%} stimulus-bootstrap bands. Marker rows: "
@@ -124,7 +127,9 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
     for ax, wname in zip(axes[0], windows):
         try:
             plots.plot_leaderboard(board.assign(model=board["label"]), window=wname, ax=ax)
-            ax.set_title(f"{wname} ({_window_text(windows[wname])})", fontsize=10)
+            rows = board[board["window"] == wname]
+            ax.set_title(f"{wname} ({_window_text((rows['window_start'].min(), rows['window_end'].max()))})",
+                         fontsize=10)
         except ValueError as err:  # e.g. no reliable site in that window
             ax.set_axis_off()
             ax.set_title(f"{wname}: {err}", fontsize=8)
@@ -161,7 +166,8 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
     for name, (fig, caption) in (extra_figures or {}).items():
         figures[name] = caption
         plots.save_figure(fig, fig_dir / name)
-    atomic_write_json(fig_dir / "captions.json", figures)
+    # insertion order is the figures' order in the report (atomic_write_json would sort the keys)
+    atomic_write_text(fig_dir / "captions.json", json.dumps(figures, indent=2) + "\n")
     summary = summary_lines(per_bin, board, comparison.per_bin, comparison.clusters, labels, regions, settings)
     atomic_write_text(out / "summary.txt", summary)
     return {"leaderboard": board, "per_bin": comparison.per_bin, "clusters": comparison.clusters,
