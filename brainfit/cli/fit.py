@@ -50,6 +50,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if stimuli is None:
         raise ValueError(f"dataset {args.dataset!r} has no stimulus images, so no model can be fitted to it")
     present = sorted(set(map(str, neural.coords["region"].values))) if "region" in neural.coords else []
+    if not present:
+        raise ValueError(f"dataset {args.dataset!r} has no 'region' coord on its neuroids: brainfit fit scores "
+                         "per region (add one, e.g. region='IT', when building the assembly)")
     regions = args.regions or present
     missing = [r for r in regions if r not in present]
     if missing:
@@ -60,12 +63,16 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         if absent:
             raise ValueError(f"--layers {absent} not in model {name!r}; its layers: {list(model.layers)}")
     out = Path(args.out)
+    if args.splits and not Path(args.splits).is_file():
+        raise FileNotFoundError(f"--splits {args.splits}: no such file (leave --splits out to make new splits, "
+                                "written to OUT/splits.json)")
     splits_path = Path(args.splits) if args.splits else out / "splits.json"
     avg = average_repetitions(neural)
     if splits_path.exists():
         splits = Splits.load(splits_path)
         splits.check_stimuli(avg.coords["stimulus_id"].values, name=f"dataset {args.dataset!r} (splits {splits_path})")
-        print(f"splits: {splits_path} ({splits.n_folds} folds, fingerprint {splits.fingerprint})")
+        print(f"splits: {splits_path} ({splits.n_folds} folds, seed {splits.seed}, fingerprint {splits.fingerprint}; "
+              "--n-folds and --splits-seed apply to new splits only)")
     else:
         splits = make_splits(avg, n_folds=args.n_folds, seed=args.splits_seed)
     dataset = {"name": args.dataset, "kwargs": dataset_kwargs, "sha256": dataset_sha256(neural),

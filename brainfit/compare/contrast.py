@@ -112,6 +112,9 @@ def compare_models(a: xr.Dataset, b: xr.Dataset, settings: ComparisonSettings | 
         ``frac_higher`` (fraction of neuroids with a > b), ``dz`` (mean / sd of the paired
         differences), ``t``, ``p`` (sign-flip permutation), ``p_bh`` and ``significant_bh``
         (Benjamini-Hochberg over bins), ``cluster``, ``p_cluster``, ``significant_cluster``.
+        The tests (and a cluster's ``sign``) follow ``t``, the mean paired difference over
+        sites; ``diff`` is the difference of the medians: in a bin with a skewed distribution
+        of differences the two can disagree in sign, and both are reported.
         ``clusters``: ``cluster``, ``start_ms``, ``end_ms``, ``first_bin``, ``last_bin``,
         ``sign``, ``mass``, ``p``, ``significant``.
     """
@@ -177,7 +180,7 @@ def compare_pairs(scores: Mapping[str, Mapping[str, xr.Dataset]], pairs: Sequenc
     pairs : sequence of ``(model, control)``
         Each difference is ``model - control``.
     regions : sequence of str, optional
-        Default: the regions of the first pair's model.
+        Default: every region of each pair's model.
 
     Returns
     -------
@@ -203,5 +206,6 @@ def compare_pairs(scores: Mapping[str, Mapping[str, xr.Dataset]], pairs: Sequenc
             lead = {"model": model, "control": control, "region": region}
             frames.append(c.per_bin.assign(**lead)[list(lead) + list(c.per_bin.columns)])
             cframes.append(c.clusters.assign(**lead)[list(lead) + list(c.clusters.columns)])
-            info = c.settings
+            info = {**c.settings, "exact_permutations": bool(info.get("exact_permutations", True)
+                                                              and c.settings["exact_permutations"])}
     return Comparison(pd.concat(frames, ignore_index=True), pd.concat(cframes, ignore_index=True), info)

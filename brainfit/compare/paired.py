@@ -79,6 +79,16 @@ def check_paired(a: xr.Dataset, b: xr.Dataset, names: Sequence[str] = ("a", "b")
         if va.shape != vb.shape or not np.allclose(va, vb):
             raise ValueError(f"paired comparisons need the same time bins: {c} of {na} {va.tolist()} vs "
                              f"{nb} {vb.tolist()}")
+    for key in ("r_within_folds", "reliability_threshold", "convention"):
+        va, vb = a.attrs.get(key), b.attrs.get(key)
+        if va != vb:
+            raise ValueError(f"{na} and {nb} were scored with different settings: {key} {va!r} vs {vb!r}; "
+                             "score both with the same ScoringConfig")
+    if "ceiling" in a and "ceiling" in b and not np.allclose(
+            a["ceiling"].transpose("neuroid", TIME_BIN).values, b["ceiling"].transpose("neuroid", TIME_BIN).values,
+            rtol=1e-6, atol=1e-9, equal_nan=True):
+        raise ValueError(f"{na} and {nb} were divided by different noise ceilings (other ceiling seed, splits or "
+                         "data): paired ceiled scores need one ceiling; score both with the same ScoringConfig")
     if has_predictions(a) and has_predictions(b):
         sa = np.asarray(a.coords[STIMULUS_ID].values).astype(str)
         sb = np.asarray(b.coords[STIMULUS_ID].values).astype(str)

@@ -21,7 +21,9 @@ Family of bins
 
 Exact or sampled: with ``2**n_neuroids <= n_permutations`` every sign pattern is enumerated and
 ``p`` is exact; otherwise ``n_permutations`` random patterns (seeded) are drawn and
-``p = (1 + #{null >= observed}) / (1 + n_permutations)``, never 0.
+``p = (1 + #{null >= observed}) / (1 + n_permutations)``, never 0. With exact enumeration the
+smallest two-sided ``p`` is ``2 / 2**n``: a bin of 5 neuroids (:data:`MIN_NEUROIDS`) can never
+reach 0.05 -- the test says so honestly rather than by approximation.
 
 Why not MNE itself: it is not a light dependency here (its install pulls pooch, jinja2,
 lazy_loader and more for one function), and its 1-sample test takes a complete
@@ -95,6 +97,19 @@ def _t_rows(flips: np.ndarray, d: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(n >= MIN_NEUROIDS, t, np.nan)
 
 
+def _nan_to_minus_inf(x: np.ndarray) -> np.ndarray:
+    """NaN (untested bins) to -inf so they pass no threshold; +-inf stay infinite (np.nan_to_num
+    would make them the largest finite float)."""
+    return np.where(np.isnan(x), -np.inf, x)
+
+
+def _less_tolerance(x: np.ndarray) -> np.ndarray:
+    """``x`` lowered by a relative rounding tolerance (so an equal null value counts as a hit); infinite
+    values stay as they are (``inf - inf`` would be NaN and count nothing, not even the observed)."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.where(np.isfinite(x), x - 1e-12 * np.maximum(1.0, np.abs(np.where(np.isfinite(x), x, 0.0))), x)
+
+
 def find_clusters(t: np.ndarray, threshold: np.ndarray, tail: int = 0) -> list[dict]:
     """Clusters of contiguous bins with ``sign * t > threshold`` (NaN bins break clusters).
 
@@ -102,7 +117,7 @@ def find_clusters(t: np.ndarray, threshold: np.ndarray, tail: int = 0) -> list[d
     """
     out = []
     for sign in _signs(tail):
-        above = np.nan_to_num(sign * t, nan=-np.inf) > threshold
+        above = _nan_to_minus_inf(sign * t) > threshold
         j = 0
         while j < len(t):
             if above[j]:
@@ -124,7 +139,7 @@ def _max_cluster_mass(t: np.ndarray, threshold: np.ndarray, tail: int) -> np.nda
     """Largest ``|mass|`` of any cluster in each row of ``t`` (P, T) -> (P,), 0 without clusters."""
     best = np.zeros(t.shape[0])
     for sign in _signs(tail):
-        st = np.nan_to_num(sign * t, nan=-np.inf)
+        st = _nan_to_minus_inf(sign * t)
         above = st > threshold[None, :]
         run = np.zeros(t.shape[0])
         for j in range(t.shape[1]):  # running cluster mass, reset where a bin falls below threshold
@@ -180,18 +195,19 @@ def sign_flip_test(d: np.ndarray, mask: np.ndarray, *, n_permutations: int = 200
     t_obs = t_all[0]
     stat = {0: np.abs, 1: lambda x: x, -1: lambda x: -x}[tail]
     with np.errstate(invalid="ignore"):
-        ge = stat(t_all) >= stat(t_obs)[None, :] - 1e-12 * np.maximum(1.0, np.abs(t_obs))[None, :]
+        ge = stat(t_all) >= _less_tolerance(stat(t_obs))[None, :]
     if exact:
         p = ge.mean(axis=0)
     else:
         p = (1.0 + ge[1:].sum(axis=0)) / (1.0 + (len(flips) - 1))
-    p = np.where(np.isfinite(t_obs), p, np.nan)
+    # t = +-inf (every difference equal and nonzero) is the strongest effect, not an untested bin
+    p = np.where(np.isnan(t_obs), np.nan, p)
     clusters = find_clusters(t_obs, threshold, tail)
     null_max = _max_cluster_mass(t_all, threshold, tail)
     cluster = np.full(n_bins, -1)
     p_cluster = np.full(n_bins, np.nan)
     for i, c in enumerate(clusters):
-        hits = null_max >= abs(c["mass"]) - 1e-12 * max(1.0, abs(c["mass"]))
+        hits = null_max >= _less_tolerance(np.array([abs(c["mass"])]))[0]
         c["p"] = float(hits.mean() if exact else (1.0 + hits[1:].sum()) / len(flips))
         cluster[c["start"]:c["stop"]] = i
         p_cluster[c["start"]:c["stop"]] = c["p"]

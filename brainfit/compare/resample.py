@@ -69,7 +69,12 @@ def resampled_medians(ds: xr.Dataset, weights: np.ndarray, mask: np.ndarray | No
     n, N, T = resp.shape
     if weights.shape[1] != n:
         raise ValueError(f"weights cover {weights.shape[1]} stimuli, the scores {n}")
-    fold_of = ds.coords["test_fold"].values if (ds.attrs.get("r_within_folds") and "test_fold" in ds.coords) else None
+    fold_of = None
+    if ds.attrs.get("r_within_folds"):
+        if "test_fold" not in ds.coords:
+            raise ValueError("the scores computed r within test folds but carry no 'test_fold' coord: the "
+                             "resamples could not do the same; score with splits= and keep_predictions=True")
+        fold_of = ds.coords["test_fold"].values
     pred = standardize_within_folds(pred, fold_of, axis=0)
     resp = standardize_within_folds(resp, fold_of, axis=0)
     mask = ds["reliable"].transpose("neuroid", TIME_BIN).values.astype(bool) if mask is None else mask

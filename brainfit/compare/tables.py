@@ -5,10 +5,14 @@ the per-bin median (over reliable neuroids) ceiled score -- the average height o
 per-timestep curve there -- with a percentile CI from the stimulus bootstrap (the same
 resamples for every model: :func:`~brainfit.compare.resample.stimulus_weights`) when the scores
 carry out-of-fold predictions, else from a neuroid bootstrap (column ``ci_over`` says which).
+The stimulus resamples hold the ceiling at its full-data estimate (as the paired differences do),
+so these CIs leave out the ceiling's own sampling error and can be narrower than the per-bin CIs
+of the score files, which resample it.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -107,6 +111,8 @@ def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
     score), ``ci_low``, ``ci_high``, ``ci_over``, ``median_r`` (same for raw r),
     ``n_reliable`` (mean reliable neuroids per bin), ``rank`` (1 = best within region and window).
     """
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 0:
+        raise ValueError(f"n_bootstrap must be an int >= 0, got {n_bootstrap!r}")
     windows = dict(DEFAULT_WINDOWS if windows is None else windows)
     if not windows:
         raise ValueError("windows is empty: give at least one name -> (start_ms, end_ms)")
@@ -116,6 +122,10 @@ def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
     for model, by_region in scores.items():
         for region, ds in by_region.items():
             check_scores(ds, f"scores[{model!r}][{region!r}]")
+            missing = [v for v in ("median_ceiled", "median_r") if v not in ds.data_vars]
+            if missing:
+                raise ValueError(f"scores[{model!r}][{region!r}] has no {missing}: pass score Datasets from "
+                                 "score_predictions / fit_model")
             starts = np.asarray(ds.coords[TIME_BIN_START].values, float)
             ends = np.asarray(ds.coords[TIME_BIN_END].values, float)
             reliable = ds["reliable"].transpose("neuroid", TIME_BIN).values.astype(bool)
@@ -133,7 +143,8 @@ def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
                 keep = window_bins(starts, ends, window, f"window {wname!r}")
                 lo = hi = np.nan
                 if boot is not None:
-                    with np.errstate(invalid="ignore"):
+                    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)  # a window without reliable sites: NaN
                         lo, hi = percentile_ci(np.nanmean(boot[:, keep], axis=1)[:, None], ci)
                     lo, hi = float(lo[0]), float(hi[0])
                 rows.append({

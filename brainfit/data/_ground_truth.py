@@ -187,7 +187,7 @@ class GroundTruth:
         self.it_mix = rng.uniform(0.8, 1.2, size=n_it)
         key = (network_seed, image_size, n_hidden, tuple(o.name for o in objects))
         if key not in _READOUTS:
-            _READOUTS[key] = _stored_readout(key, lambda: self._train_readout(network_seed))
+            _READOUTS[key] = _stored_readout(key, objects, lambda: self._train_readout(network_seed))
         self.feat_mean, self.feat_std, self.readout, self.ev_scale = _READOUTS[key]
 
     def _train_readout(self, network_seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -321,7 +321,7 @@ class GroundTruth:
 _READOUT_VERSION = 1
 
 
-def _stored_readout(key: tuple, train: Any) -> tuple:
+def _stored_readout(key: tuple, objects: list, train: Any) -> tuple:
     """The readout for ``key`` from the cache folder (``BRAINFIT_CACHE``/synthetic), else trained
     and stored there (atomically). Training renders ~2300 "developmental" images and takes ~12 s;
     the stored arrays are exactly what training returns, so results do not depend on the cache."""
@@ -329,14 +329,21 @@ def _stored_readout(key: tuple, train: Any) -> tuple:
     from brainfit._io import atomic_path, stable_hash
     from brainfit.paths import cache_dir
 
-    name = stable_hash({"key": list(key), "version": _READOUT_VERSION, "brainfit": __version__}, length=24)
+    import dataclasses
+
+    name = stable_hash({"key": list(key), "objects": [dataclasses.asdict(o) for o in objects],
+                        "version": _READOUT_VERSION, "brainfit": __version__}, length=24)
     path = cache_dir() / "synthetic" / f"readout_{name}.npz"
+    n_obj = len(objects)
     try:
         with np.load(path) as z:
-            return z["mean"], z["std"], z["readout"], float(z["ev_scale"])
-    except (OSError, KeyError, ValueError) as err:  # absent, or damaged: train again
+            out = z["mean"], z["std"], z["readout"], float(z["ev_scale"])
+        if out[2].shape != (len(out[0]), n_obj) or out[1].shape != out[0].shape:
+            raise ValueError(f"arrays of shapes {out[0].shape}, {out[1].shape}, {out[2].shape}")
+        return out
+    except Exception as err:  # noqa: BLE001 -- absent, or damaged in any way (zip, npy, shapes): train again
         if path.exists():
-            log.warning("ignoring an unreadable stored synthetic readout %s (%s)", path, err)
+            log.warning("ignoring an unreadable stored synthetic readout %s (%s: %s)", path, type(err).__name__, err)
     out = train()
     try:
         with atomic_path(path, suffix=".npz") as tmp, open(tmp, "wb") as f:

@@ -86,8 +86,12 @@ class RidgeMapping(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self.batch_size = batch_size
         self.random_state = random_state
 
-    #: Targets are fitted independently, so several time bins can share one fit.
-    independent_targets = True
+    @property
+    def independent_targets(self) -> bool:
+        """Whether every target is fitted on its own (several time bins can then share one fit):
+        only with a penalty chosen per target; one alpha shared by all targets depends on which
+        targets are fitted together."""
+        return bool(self.alpha_per_target)
 
     def _solver_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`ridge_cv` / ``ridge_cv_predictions`` (all params but alphas)."""

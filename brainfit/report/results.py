@@ -87,6 +87,10 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
     windows = dict(DEFAULT_WINDOWS if windows is None else windows)
     labels = {m: (labels or {}).get(m, m) for m in scores}
     regions = list(regions if regions is not None else next(iter(scores.values())))
+    for m, by_region in scores.items():
+        absent = [r for r in regions if r not in by_region]
+        if absent:
+            raise ValueError(f"model {m!r} has no scores for region(s) {absent} (it has {sorted(by_region)})")
     sub = {m: {r: by_region[r] for r in regions} for m, by_region in scores.items()}
     comparison = compare_pairs(sub, pairs, regions, settings)  # every check happens before anything is written
     board = leaderboard(sub, windows=windows, n_bootstrap=leaderboard_bootstrap, ci=settings.ci, seed=settings.seed,

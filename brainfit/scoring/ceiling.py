@@ -286,19 +286,51 @@ def _ceiling_for(neural: xr.DataArray, avg: xr.DataArray, ceiling: xr.DataArray 
     res["split_half_r"] = res["r_half"].reshape(N, T)
     out = (res["ceiling"].reshape(N, T), res, attrs)
     if nids is not None and len(res["usable"]) >= MIN_CEILING_STIMULI:  # (the few-stimuli warning must repeat)
-        _SPLIT_HALF_MEMO[f"{trials_key}:{keep}:" + ",".join(nids.tolist())] = (trials_key, keep, nids, neural.values,
-                                                                               out)
-        while len(_SPLIT_HALF_MEMO) > _MEMO_SIZE:
-            _SPLIT_HALF_MEMO.popitem(last=False)
+        _remember(trials_key, keep, nids, _neuroid_hashes(neural), out)
+        return _copied(out)
     return out
 
 
 #: Split-half results of the last few (trials, settings): every model compared on one dataset gets
 #: the same ceiling, and a region's ceiling is its neuroids' part of the all-region one (the splits
 #: are drawn per (stimulus, repetition), the same for every neuroid), so each is computed once
-#: (seconds per call on the demo data).
-_SPLIT_HALF_MEMO: OrderedDict[str, tuple] = OrderedDict()
-_MEMO_SIZE = 6
+#: (seconds per call on the demo data). Entries are matched by content -- the trial structure and
+#: a hash of every neuroid's trial values -- never by object identity, so data changed in place
+#: are recomputed; hits are copies (the kept split halves are shared read-only). Bounded by
+#: :data:`_MEMO_BYTES`.
+_SPLIT_HALF_MEMO: OrderedDict[tuple, tuple] = OrderedDict()
+_MEMO_BYTES = 1 << 30
+
+
+def _neuroid_hashes(neural: xr.DataArray) -> np.ndarray:
+    """One digest per neuroid of its (presentation x time_bin) trial values, in neuroid order."""
+    values = np.asarray(neural.transpose(PRESENTATION, NEUROID, TIME_BIN).values, dtype=np.float64)
+    return np.array([hashlib.blake2b(np.ascontiguousarray(values[:, i, :]).tobytes(), digest_size=16).hexdigest()
+                     for i in range(values.shape[1])])
+
+
+def _entry_bytes(out: tuple) -> int:
+    ceil, res, _ = out
+    return ceil.nbytes + sum(a.nbytes + b.nbytes for a, b in res["halves"]) + res["r_half"].nbytes * 3
+
+
+def _remember(trials_key: str, keep: int, nids: np.ndarray, hashes: np.ndarray, out: tuple) -> None:
+    size = _entry_bytes(out)
+    if size > _MEMO_BYTES:
+        return
+    for a, b in out[1]["halves"]:
+        a.flags.writeable = False
+        b.flags.writeable = False
+    _SPLIT_HALF_MEMO[(trials_key, keep, tuple(nids.tolist()))] = (trials_key, keep, nids, hashes, out, size)
+    while sum(e[-1] for e in _SPLIT_HALF_MEMO.values()) > _MEMO_BYTES:
+        _SPLIT_HALF_MEMO.popitem(last=False)
+
+
+def _copied(out: tuple) -> tuple:
+    """A result whose arrays callers may change without touching the memo (halves stay shared, read-only)."""
+    ceil, res, attrs = out
+    return ceil.copy(), {**res, **{k: res[k].copy() for k in ("r_half", "ceiling", "split_half_r")},
+                         "halves": list(res["halves"])}, dict(attrs)
 
 
 def _trials_key(neural: xr.DataArray, ids: np.ndarray, n_splits: int, seed: int) -> str:
@@ -315,9 +347,29 @@ def _trials_key(neural: xr.DataArray, ids: np.ndarray, n_splits: int, seed: int)
 
 def _from_memo(trials_key: str, nids: np.ndarray | None, neural: xr.DataArray, keep: int) -> tuple | None:
     """A stored result for the same trials (and at least ``keep`` kept split halves) whose neuroids
-    include ``nids`` with equal values, cut to them."""
-    if nids is None:
+    include ``nids`` with equal values (by digest), cut to them; a copy."""
+    if nids is None or not _SPLIT_HALF_MEMO:
         return None
+    candidates = [(k, e) for k, e in reversed(_SPLIT_HALF_MEMO.items()) if e[0] == trials_key and e[1] >= keep]
+    if not candidates:
+        return None
+    hashes = _neuroid_hashes(neural)
+    for key, (_tkey, stored_keep, stored_ids, stored_hashes, out, _size) in candidates:
+        pos = {n: i for i, n in enumerate(stored_ids.tolist())}
+        if not all(n in pos for n in nids.tolist()):
+            continue
+        sel = np.array([pos[n] for n in nids.tolist()], dtype=int)
+        if not np.array_equal(stored_hashes[sel], hashes):
+            continue
+        _SPLIT_HALF_MEMO.move_to_end(key)
+        ceil, res, attrs = out
+        T = ceil.shape[1]
+        cols = (sel[:, None] * T + np.arange(T)[None, :]).ravel()
+        sub = {**res, "r_half": res["r_half"][cols], "ceiling": res["ceiling"][cols],
+               "halves": [(a[:, cols], b[:, cols]) for a, b in res["halves"][:keep]],
+               "split_half_r": res["split_half_r"][sel]}
+        return ceil[sel], sub, dict(attrs)
+    return None
     for key, (tkey, stored_keep, stored_ids, values, out) in reversed(_SPLIT_HALF_MEMO.items()):
         if tkey != trials_key or stored_keep < keep:
             continue

@@ -69,6 +69,12 @@ def test_bad_input_is_named(fitted, tmp_path, capsys):
     assert main(["fit", "--model", "ff_small_wider_rgc", *DATA, *FAST, "--layers", "conv9",
                  "--out", str(tmp_path / "x")]) == 2
     assert "--layers ['conv9'] not in model" in capsys.readouterr().err
+    assert main(["fit", "--model", "ff_small_wider_rgc", *DATA, *FAST, "--splits", str(tmp_path / "nope.json"),
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "--splits" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert main(["compare", str(fitted), "--baseline", "ff_untrained", "--regions", "V1",
+                 "--out", str(tmp_path / "c0")]) == 2
+    assert "has no scores for region(s) ['V1']" in capsys.readouterr().err
     # a model fitted on other splits cannot be paired
     other = tmp_path / "other"
     assert main(["fit", "--model", "ff_small_wider_rgc", "--name", "ff_other", *DATA, *FAST, "--splits-seed", "3",

@@ -98,6 +98,13 @@ def test_pairing_is_refused_with_the_reason():
         check_paired(layered, a)
     with pytest.raises(ValueError, match="missing variable"):
         check_paired(a.drop_vars("reliable"), a)
+    with pytest.raises(ValueError, match="different noise ceilings"):
+        check_paired(a.assign(ceiling=(("neuroid", "time_bin"), np.full((6, 3), 0.5))),
+                     a.assign(ceiling=(("neuroid", "time_bin"), np.full((6, 3), 0.6))))
+    with pytest.raises(ValueError, match="different settings: r_within_folds True vs False"):
+        b = a.copy()
+        b.attrs = {**a.attrs, "r_within_folds": False}
+        check_paired(a.assign_attrs(r_within_folds=True), b)
     with pytest.raises(ValueError, match="invalid comparison settings: metric"):
         compare_models(a, a, metric="r2")
     with pytest.raises(ValueError, match="n_permutations must be"):
@@ -141,7 +148,7 @@ def test_stored_predictions_give_r_back_and_stimulus_cis():
     assert good.attrs["splits"]["fingerprint"] == bad.attrs["splits"]["fingerprint"]
     # all-ones weights reproduce r (within folds) from the stored arrays
     med = resampled_medians(good, np.ones((1, good.sizes["presentation"])))
-    np.testing.assert_allclose(med["r"][0], good["median_r"].values, atol=0.02)
+    np.testing.assert_allclose(med["r"][0], good["median_r"].values, atol=1e-9)
     c = compare_models(good, bad, n_permutations=300, n_bootstrap=300)
     pb = c.per_bin
     assert c.settings["ci_over_stimuli"] and (pb["ci_low"] > 0).all()

@@ -115,3 +115,13 @@ def test_bad_input_is_named():
         sign_flip_test(np.zeros((3, 4)), np.ones((3, 4), bool), tail=2)
     with pytest.raises(ValueError, match="cluster_alpha"):
         sign_flip_test(np.zeros((3, 4)), np.ones((3, 4), bool), cluster_alpha=1.5)
+
+
+def test_equal_nonzero_differences_are_the_strongest_effect_not_untested():
+    d = np.full((6, 3), 0.1)
+    d[:, 1] = np.random.default_rng(0).normal(0, 1, 6)
+    res = sign_flip_test(d, np.ones_like(d, bool), n_permutations=1000)
+    assert np.isinf(res.t[0]) and res.p[0] == pytest.approx(2 / 64)  # the all-+ and all-- patterns
+    assert np.isfinite(res.p).all()
+    inf_cluster = [c for c in res.clusters if np.isinf(c["mass"])]
+    assert inf_cluster and inf_cluster[0]["p"] > 0  # never 0: the observed pattern counts

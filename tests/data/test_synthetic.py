@@ -168,11 +168,13 @@ def test_stored_readout_gives_the_trained_one(tmp_path, monkeypatch):
     synthetic_ground_truth_cache_clear()
     _s, read = generate(**small)  # now from the file
     np.testing.assert_array_equal(trained.values, read.values)
-    stored[0].write_bytes(b"damaged")  # a damaged file is trained again, not served
-    _ground_truth._READOUTS.clear()
-    synthetic_ground_truth_cache_clear()
-    _s, again = generate(**small)
-    np.testing.assert_array_equal(trained.values, again.values)
+    good = stored[0].read_bytes()
+    for damage in (b"damaged", good[:200], b""):  # foreign bytes, a truncated zip, an empty file: trained again
+        stored[0].write_bytes(damage)
+        _ground_truth._READOUTS.clear()
+        synthetic_ground_truth_cache_clear()
+        _s, again = generate(**small)
+        np.testing.assert_array_equal(trained.values, again.values)
 
 
 def synthetic_ground_truth_cache_clear():

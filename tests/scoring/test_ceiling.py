@@ -123,3 +123,19 @@ def test_a_regions_ceiling_is_its_part_of_the_all_region_ceiling():
     changed = part.copy(data=part.values + 1.0)  # other values: computed, not served
     _ceiling_for(changed, average_repetitions(changed), None, 20, 3, 10, 4)
     assert len(ceiling_module._SPLIT_HALF_MEMO) == 2
+
+
+def test_the_ceiling_memo_never_serves_data_changed_in_place():
+    from brainfit.assembly import average_repetitions
+    from brainfit.scoring import ceiling as ceiling_module
+    from brainfit.scoring.ceiling import _ceiling_for
+
+    _ids, _feats, _signal, neural = make_world(n_stim=40, n_neur=4, seed=12, noise=0.3)
+    ceiling_module._SPLIT_HALF_MEMO.clear()
+    first = _ceiling_for(neural, average_repetitions(neural), None, 20, 0, 0, 4)[0]
+    first[:] = -1.0  # a caller changing its result does not change the memo
+    again = _ceiling_for(neural, average_repetitions(neural), None, 20, 0, 0, 4)[0]
+    assert (again > 0.5).all()
+    neural.values[:] = np.random.default_rng(0).normal(size=neural.shape)  # the same object, new values
+    noise = _ceiling_for(neural, average_repetitions(neural), None, 20, 0, 0, 4)[0]
+    assert np.abs(noise).mean() < 0.3 < again.mean()

@@ -121,6 +121,15 @@ def test_bins_with_identical_features_are_fitted_once_with_the_same_result():
         np.testing.assert_allclose(merged.prediction.isel(time_bin=b).values, alone.prediction.isel(time_bin=0).values,
                                    rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(merged.alpha.isel(time_bin=b).values, alone.alpha.isel(time_bin=0).values)
+    # one alpha shared by all targets depends on which targets are fitted together: no merging then
+    assert not RidgeMapping(alpha_per_target=False).independent_targets and m.independent_targets
+    shared_alpha = RidgeMapping(dtype="float64", alpha_per_target=False)
+    both = fit_and_score(per_bin, neural, mapping=shared_alpha, splits=splits, n_bootstrap=0, progress=False,
+                         keep_predictions=True)
+    alone = fit_and_score(per_bin.isel(time_bin=[2]), neural.isel(time_bin=[2]), mapping=shared_alpha,
+                          splits=splits, n_bootstrap=0, progress=False, keep_predictions=True)
+    np.testing.assert_allclose(both.prediction.isel(time_bin=2).values, alone.prediction.isel(time_bin=0).values,
+                               rtol=1e-9, atol=1e-12)
 
 
 def test_one_to_one_map_fits_each_bin_and_pls_works():
