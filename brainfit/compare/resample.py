@@ -26,7 +26,7 @@ import xarray as xr
 
 from brainfit.assembly import TIME_BIN
 from brainfit.compare.paired import has_predictions
-from brainfit.scoring import ceiled_score, standardize_within_folds, weighted_pearson
+from brainfit.scoring import ceiled_score, median_over, standardize_within_folds, weighted_pearson
 
 __all__ = ["stimulus_weights", "resampled_medians", "neuroid_resampled_medians", "percentile_ci"]
 
@@ -36,12 +36,6 @@ def stimulus_weights(n_stimuli: int, n_bootstrap: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, n_stimuli])
     return np.stack([np.bincount(rng.integers(0, n_stimuli, n_stimuli), minlength=n_stimuli)
                      for _ in range(n_bootstrap)]).astype(np.float64)
-
-
-def _nanmedian(x: np.ndarray, axis: int) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(x, axis=axis)
 
 
 def resampled_medians(ds: xr.Dataset, weights: np.ndarray, mask: np.ndarray | None = None,
@@ -92,8 +86,8 @@ def resampled_medians(ds: xr.Dataset, weights: np.ndarray, mask: np.ndarray | No
         for t in range(T):
             idx = bin_of == t
             if idx.any():
-                out["r"][b0:b0 + len(w), t] = _nanmedian(r[:, idx], axis=1)
-                out["ceiled"][b0:b0 + len(w), t] = _nanmedian(c[:, idx], axis=1)
+                out["r"][b0:b0 + len(w), t] = median_over(r[:, idx], True, axis=1)
+                out["ceiled"][b0:b0 + len(w), t] = median_over(c[:, idx], True, axis=1)
     return out
 
 
@@ -105,10 +99,9 @@ def neuroid_resampled_medians(values: np.ndarray, mask: np.ndarray, n_bootstrap:
     N = values.shape[0]
     rng = np.random.default_rng([seed, N, 1])
     idx = rng.integers(0, N, size=(n_bootstrap, N))
-    v = np.where(mask, values, np.nan)
     out = np.empty((n_bootstrap, values.shape[1]))
     for b0 in range(0, n_bootstrap, 100):
-        out[b0:b0 + 100] = _nanmedian(v[idx[b0:b0 + 100]], axis=1)
+        out[b0:b0 + 100] = median_over(values[idx[b0:b0 + 100]], mask[idx[b0:b0 + 100]], axis=1)
     return out
 
 

@@ -274,7 +274,8 @@ def _ceiling_for(neural: xr.DataArray, avg: xr.DataArray, ceiling: xr.DataArray 
     keep = min(n_bootstrap_splits, n_ceiling_splits) if n_bootstrap else 0
     trials_key = _trials_key(neural, ids, n_ceiling_splits, seed)
     nids = np.asarray(avg.coords[NEUROID_ID].values).astype(str) if NEUROID_ID in avg.coords else None
-    found = _from_memo(trials_key, nids, neural, keep)
+    hashes = _neuroid_hashes(neural) if nids is not None else None
+    found = _from_memo(trials_key, nids, hashes, keep)
     if found is not None:
         return found
     group, rep = _trial_groups(neural, ids)
@@ -286,7 +287,7 @@ def _ceiling_for(neural: xr.DataArray, avg: xr.DataArray, ceiling: xr.DataArray 
     res["split_half_r"] = res["r_half"].reshape(N, T)
     out = (res["ceiling"].reshape(N, T), res, attrs)
     if nids is not None and len(res["usable"]) >= MIN_CEILING_STIMULI:  # (the few-stimuli warning must repeat)
-        _remember(trials_key, keep, nids, _neuroid_hashes(neural), out)
+        _remember(trials_key, keep, nids, hashes, out)
         return _copied(out)
     return out
 
@@ -345,16 +346,13 @@ def _trials_key(neural: xr.DataArray, ids: np.ndarray, n_splits: int, seed: int)
     return h.hexdigest()
 
 
-def _from_memo(trials_key: str, nids: np.ndarray | None, neural: xr.DataArray, keep: int) -> tuple | None:
+def _from_memo(trials_key: str, nids: np.ndarray | None, hashes: np.ndarray | None, keep: int) -> tuple | None:
     """A stored result for the same trials (and at least ``keep`` kept split halves) whose neuroids
-    include ``nids`` with equal values (by digest), cut to them; a copy."""
-    if nids is None or not _SPLIT_HALF_MEMO:
+    include ``nids`` with equal values (their digests ``hashes``), cut to them; a copy."""
+    if nids is None:
         return None
     candidates = [(k, e) for k, e in reversed(_SPLIT_HALF_MEMO.items()) if e[0] == trials_key and e[1] >= keep]
-    if not candidates:
-        return None
-    hashes = _neuroid_hashes(neural)
-    for key, (_tkey, stored_keep, stored_ids, stored_hashes, out, _size) in candidates:
+    for key, (_tkey, _keep, stored_ids, stored_hashes, out, _size) in candidates:
         pos = {n: i for i, n in enumerate(stored_ids.tolist())}
         if not all(n in pos for n in nids.tolist()):
             continue
@@ -363,26 +361,6 @@ def _from_memo(trials_key: str, nids: np.ndarray | None, neural: xr.DataArray, k
             continue
         _SPLIT_HALF_MEMO.move_to_end(key)
         ceil, res, attrs = out
-        T = ceil.shape[1]
-        cols = (sel[:, None] * T + np.arange(T)[None, :]).ravel()
-        sub = {**res, "r_half": res["r_half"][cols], "ceiling": res["ceiling"][cols],
-               "halves": [(a[:, cols], b[:, cols]) for a, b in res["halves"][:keep]],
-               "split_half_r": res["split_half_r"][sel]}
-        return ceil[sel], sub, dict(attrs)
-    return None
-    for key, (tkey, stored_keep, stored_ids, values, out) in reversed(_SPLIT_HALF_MEMO.items()):
-        if tkey != trials_key or stored_keep < keep:
-            continue
-        pos = {n: i for i, n in enumerate(stored_ids.tolist())}
-        if not all(n in pos for n in nids.tolist()):
-            continue
-        sel = np.array([pos[n] for n in nids.tolist()], dtype=int)
-        if not np.array_equal(values[:, sel, :], neural.values):
-            continue
-        _SPLIT_HALF_MEMO.move_to_end(key)
-        ceil, res, attrs = out
-        if len(sel) == len(stored_ids) and np.array_equal(sel, np.arange(len(sel))) and stored_keep == keep:
-            return out
         T = ceil.shape[1]
         cols = (sel[:, None] * T + np.arange(T)[None, :]).ravel()
         sub = {**res, "r_half": res["r_half"][cols], "ceiling": res["ceiling"][cols],
