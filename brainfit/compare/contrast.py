@@ -120,6 +120,9 @@ def compare_models(a: xr.Dataset, b: xr.Dataset, settings: ComparisonSettings | 
     """
     s = ComparisonSettings(**{**(settings.to_dict() if settings else {}), **overrides})
     check_paired(a, b)
+    if s.metric == "ceiled" and "none" in (a.attrs.get("ceiling_source"), b.attrs.get("ceiling_source")):
+        raise ValueError("these scores have no ceiling (data without single trials), so their ceiled scores are NaN: "
+                         "compare raw r (metric='r')")
     pa = paired_arrays(a, b, s.metric)
     T = len(pa.starts)
     med_a = median_over(pa.a, pa.mask, axis=0)

@@ -1,7 +1,8 @@
 """Tidy tables of scores: per-bin summaries and the leaderboard, and their Markdown form.
 
 Leaderboard score of a model in a region and time window: the mean over the window's bins of
-the per-bin median (over reliable neuroids) ceiled score -- the average height of its
+the per-bin median (over reliable neuroids) ceiled score (or raw r, ``metric="r"``, for data
+without single trials) -- the average height of its
 per-timestep curve there -- with a percentile CI from the stimulus bootstrap (the same
 resamples for every model: :func:`~brainfit.compare.resample.stimulus_weights`) when the scores
 carry out-of-fold predictions, else from a neuroid bootstrap (column ``ci_over`` says which).
@@ -92,8 +93,8 @@ def window_bins(starts: np.ndarray, ends: np.ndarray, window: tuple[float | None
 def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
                 windows: Mapping[str, tuple[float | None, float | None]] | None = None,
                 n_bootstrap: int = 1000, ci: float = 0.95, seed: int = 0,
-                labels: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Model x region x time-window table of ceiled scores with CIs (module docstring).
+                labels: Mapping[str, str] | None = None, metric: str = "ceiled") -> pd.DataFrame:
+    """Model x region x time-window table of ceiled scores (or raw r) with CIs (module docstring).
 
     Parameters
     ----------
@@ -103,14 +104,25 @@ def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
         Resamples, interval and seed of the CIs (0 resamples: no CI).
     labels : mapping ``model -> label``, optional
         Display names (column ``label``).
+    metric : {"ceiled", "r"}
+        What ``score`` is: the ceiled score, or raw ``r`` (data without single trials have no
+        ceiling, so their ceiled scores are NaN; ranking them needs ``"r"``).
 
     Returns
     -------
     DataFrame with columns ``model``, ``label``, ``region``, ``window``, ``window_start``,
-    ``window_end``, ``n_bins``, ``score`` (mean over the window's bins of the median ceiled
-    score), ``ci_low``, ``ci_high``, ``ci_over``, ``median_r`` (same for raw r),
+    ``window_end``, ``n_bins``, ``metric``, ``score`` (mean over the window's bins of the
+    median ``metric``), ``ci_low``, ``ci_high``, ``ci_over``, ``median_r`` (same for raw r),
     ``n_reliable`` (mean reliable neuroids per bin), ``rank`` (1 = best within region and window).
+
+    Raises
+    ------
+    ValueError
+        For ``metric="ceiled"`` on scores without a ceiling (attr ``ceiling_source="none"``),
+        naming them and the remedy.
     """
+    if metric not in ("ceiled", "r"):
+        raise ValueError(f"metric must be 'ceiled' or 'r', got {metric!r}")
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 0:
         raise ValueError(f"n_bootstrap must be an int >= 0, got {n_bootstrap!r}")
     windows = dict(DEFAULT_WINDOWS if windows is None else windows)
@@ -126,17 +138,20 @@ def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
             if missing:
                 raise ValueError(f"scores[{model!r}][{region!r}] has no {missing}: pass score Datasets from "
                                  "score_predictions / fit_model")
+            if metric == "ceiled" and ds.attrs.get("ceiling_source") == "none":
+                raise ValueError(f"scores[{model!r}][{region!r}] have no ceiling (data without single trials), so "
+                                 "their ceiled scores are NaN: rank them by raw r (metric='r')")
             starts = np.asarray(ds.coords[TIME_BIN_START].values, float)
             ends = np.asarray(ds.coords[TIME_BIN_END].values, float)
             reliable = ds["reliable"].transpose("neuroid", TIME_BIN).values.astype(bool)
-            med_c = ds["median_ceiled"].values.astype(float)
+            med_c = ds[f"median_{metric}"].values.astype(float)
             med_r = ds["median_r"].values.astype(float)
             boot, over = None, "none"
             if n_bootstrap > 0 and has_predictions(ds):
-                boot = resampled_medians(ds, stimulus_weights(ds.sizes["presentation"], n_bootstrap, seed))["ceiled"]
+                boot = resampled_medians(ds, stimulus_weights(ds.sizes["presentation"], n_bootstrap, seed))[metric]
                 over = "stimuli"
             elif n_bootstrap > 0:
-                c = ds["ceiled"].transpose("neuroid", TIME_BIN).values.astype(float)
+                c = ds[metric].transpose("neuroid", TIME_BIN).values.astype(float)
                 boot = neuroid_resampled_medians(c, reliable & np.isfinite(c), n_bootstrap, seed)
                 over = "neuroids"
             for wname, window in windows.items():
@@ -150,7 +165,7 @@ def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
                 rows.append({
                     "model": model, "label": (labels or {}).get(model, model), "region": region, "window": wname,
                     "window_start": float(starts[keep][0]), "window_end": float(ends[keep][-1]),
-                    "n_bins": int(keep.sum()), "score": float(np.nanmean(med_c[keep])) if np.isfinite(med_c[keep]).any()
+                    "n_bins": int(keep.sum()), "metric": metric, "score": float(np.nanmean(med_c[keep])) if np.isfinite(med_c[keep]).any()
                     else np.nan, "ci_low": lo, "ci_high": hi, "ci_over": over,
                     "median_r": float(np.nanmean(med_r[keep])) if np.isfinite(med_r[keep]).any() else np.nan,
                     "n_reliable": float(reliable[:, keep].sum(axis=0).mean()),

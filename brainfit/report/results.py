@@ -40,7 +40,10 @@ __all__ = ["write_comparison", "summary_lines"]
 
 log = logging.getLogger(__name__)
 
-_BOARD_COLUMNS = ["rank", "label", "region", "window", "score", "ci_low", "ci_high", "median_r", "n_reliable"]
+_BOARD_COLUMNS = ["rank", "label", "region", "window", "metric", "score", "ci_low", "ci_high", "median_r", "n_reliable"]
+#: How each metric is named in captions and summaries.
+_METRIC_TEXT = {"ceiled": "median ceiled score (r^2 / ceiling) over reliable sites",
+                "r": "median raw r over sites (no ceiling: data without single trials)"}
 
 
 def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Dataset]], *,
@@ -93,8 +96,9 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
             raise ValueError(f"model {m!r} has no scores for region(s) {absent} (it has {sorted(by_region)})")
     sub = {m: {r: by_region[r] for r in regions} for m, by_region in scores.items()}
     comparison = compare_pairs(sub, pairs, regions, settings)  # every check happens before anything is written
+    metric = settings.metric
     board = leaderboard(sub, windows=windows, n_bootstrap=leaderboard_bootstrap, ci=settings.ci, seed=settings.seed,
-                        labels=labels)
+                        labels=labels, metric=metric)
     per_bin = per_bin_table(sub)
     (out / "comparison").mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "comparison" / "per_bin.csv", comparison.per_bin.to_csv(index=False))
@@ -119,9 +123,9 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
                                (f"{labels[model]} < {labels[control]}", sig & (t < 0))):
                 if mask.any():  # a row only where there is something to mark
                     marks[r][name] = mask
-    fig = plots.timecourse_panels({labels[m]: sub[m] for m in sub}, regions, significance=marks)
-    figures["timecourse.png"] = (f"Per-timestep predictivity: median ceiled score (r^2 / ceiling) over reliable "
-                                 f"sites per 10 ms bin, {settings.ci:.0%} stimulus-bootstrap bands. Marker rows: "
+    fig = plots.timecourse_panels({labels[m]: sub[m] for m in sub}, regions, metric=metric, significance=marks)
+    figures["timecourse.png"] = (f"Per-timestep predictivity: {_METRIC_TEXT[metric]} per time bin, "
+                                 f"{settings.ci:.0%} stimulus-bootstrap bands. Marker rows: "
                                  f"bins in clusters where one model is significantly higher or lower than another "
                                  f"(sign-flip cluster permutation test over contiguous bins, p < {settings.alpha:g})")
     plots.save_figure(fig, fig_dir / "timecourse.png")
@@ -137,7 +141,7 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
         except ValueError as err:  # e.g. no reliable site in that window
             ax.set_axis_off()
             ax.set_title(f"{wname}: {err}", fontsize=8)
-    figures["leaderboard.png"] = ("Leaderboard: mean over each window's bins of the median ceiled score, "
+    figures["leaderboard.png"] = (f"Leaderboard: mean over each window's bins of the {_METRIC_TEXT[metric]}, "
                                   f"{settings.ci:.0%} CIs")
     plots.save_figure(fig, fig_dir / "leaderboard.png")
     for m, fit in (fits or {}).items():
@@ -146,26 +150,29 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
         fig, axes = plt.subplots(2, len(regions), figsize=(4.8 * len(regions), 6.4), squeeze=False,
                                  constrained_layout=True)
         for k, r in enumerate(regions):
-            plots.plot_layer_heatmap(fit, r, ax=axes[0, k])
-            plots.plot_selected_layer(fit, r, ax=axes[1, k])
+            plots.plot_layer_heatmap(fit, r, metric=metric, ax=axes[0, k])
+            plots.plot_selected_layer(fit, r, metric=metric, ax=axes[1, k])
         name = f"layers_{m}.png"
-        figures[name] = (f"{labels[m]}: median ceiled score per layer and bin (top) and the best layer per bin "
+        figures[name] = (f"{labels[m]}: {_METRIC_TEXT[metric]} per layer and bin (top) and the best layer per bin "
                          "with the layer chosen on training folds (bottom)")
         plots.save_figure(fig, fig_dir / name)
     if neural is not None:
-        fig, axes = plt.subplots(1, len(regions) + 1, figsize=(4.4 * (len(regions) + 1), 3.4), squeeze=False,
-                                 constrained_layout=True)
-        by = "category" if "category" in neural.coords else None
-        for k, r in enumerate(regions):
-            plots.plot_psth(neural, region=r, by=by, ax=axes[0, k])
-        # the ceilings the scores were divided by (the first model's score files hold them)
+        # the ceilings the scores were divided by (the first model's score files hold them); none
+        # for data without single trials
         first = sub[next(iter(sub))]
         ceiling = xr.concat([first[r]["ceiling"].assign_coords(split_half_r=first[r]["split_half_r"])
                              if "split_half_r" in first[r] else first[r]["ceiling"] for r in regions], dim="neuroid")
-        plots.plot_reliability(ceiling=ceiling, regions=regions, ax=axes[0, -1])
+        has_ceiling = bool(np.isfinite(ceiling.values).any())
+        fig, axes = plt.subplots(1, len(regions) + has_ceiling, figsize=(4.4 * (len(regions) + has_ceiling), 3.4),
+                                 squeeze=False, constrained_layout=True)
+        by = "category" if "category" in neural.coords else None
+        for k, r in enumerate(regions):
+            plots.plot_psth(neural, region=r, by=by, ax=axes[0, k])
+        if has_ceiling:
+            plots.plot_reliability(ceiling=ceiling, regions=regions, ax=axes[0, -1])
         figures["neural.png"] = ("Neural data: mean response per bin per region" + (" and category" if by else "")
-                                 + " (SEM band over sites), and split-half reliability per bin "
-                                 "(Spearman-Brown; median and interquartile range over sites)")
+                                 + " (SEM band over sites)" + (", and split-half reliability per bin "
+                                 "(Spearman-Brown; median and interquartile range over sites)" if has_ceiling else ""))
         plots.save_figure(fig, fig_dir / "neural.png")
     for name, (fig, caption) in (extra_figures or {}).items():
         figures[name] = caption
@@ -190,7 +197,8 @@ def _rows(table: pd.DataFrame, model: str, control: str, region: str) -> pd.Data
 def summary_lines(per_bin: pd.DataFrame, board: pd.DataFrame, stats: pd.DataFrame, clusters: pd.DataFrame,
                   labels: Mapping[str, str], regions: Sequence[str], settings: ComparisonSettings) -> str:
     """The plain-text summary: per-bin medians, the leaderboard and the contrasts with their clusters."""
-    lines = ["median ceiled score (r^2 / ceiling over reliable sites) per time bin"]
+    metric = settings.metric
+    lines = [f"{_METRIC_TEXT[metric]} per time bin"]
     starts = np.unique(per_bin["time_bin_start"].to_numpy())
     width = max(12, *(len(v) for v in labels.values()))
     lines.append(f"  {'bin start (ms)':>{width}s} " + " ".join(f"{s:5.0f}" for s in starts))
@@ -198,12 +206,12 @@ def summary_lines(per_bin: pd.DataFrame, board: pd.DataFrame, stats: pd.DataFram
     for region in regions:
         lines.append(f"  {region}")
         part = per_bin[per_bin["region"] == region]
-        table = part.pivot(index="model", columns="time_bin_start", values="median_ceiled").loc[models]
+        table = part.pivot(index="model", columns="time_bin_start", values=f"median_{metric}").loc[models]
         for name, row in table.iterrows():
             lines.append(f"  {labels[name]:>{width}s} " + " ".join(f"{x:5.2f}" for x in row.to_numpy(float)))
         n_rel = part[part["model"] == models[0]]["n_reliable"].to_numpy()
         lines.append(f"  {'reliable sites':>{width}s} " + " ".join(f"{int(x):5d}" for x in n_rel))
-    lines.append(f"leaderboard (mean over the window's bins of the median ceiled score, {settings.ci:.0%} CI)")
+    lines.append(f"leaderboard (mean over the window's bins of the {_METRIC_TEXT[metric]}, {settings.ci:.0%} CI)")
     for (region, window), rows in board.groupby(["region", "window"], sort=False):
         rows = rows.sort_values("score", ascending=False)
         lines.append(f"  {region} {window} ({_window_text((rows['window_start'].iloc[0], rows['window_end'].iloc[0]))}): "

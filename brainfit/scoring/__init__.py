@@ -75,6 +75,7 @@ Layer selection
 from brainfit.scoring.bootstrap import median_over
 from brainfit.scoring.ceiling import (
     CEILING_CONVENTION,
+    NO_CEILING_NOTE,
     ceiled_score,
     split_half_ceiling,
     split_half_masks,
@@ -87,6 +88,7 @@ from brainfit.scoring.results import load_scores, save_scores
 
 __all__ = [
     "CEILING_CONVENTION",
+    "NO_CEILING_NOTE",
     "ScoringConfig",
     "ceiled_score",
     "correlate",

@@ -33,7 +33,7 @@ from brainfit.assembly import (
 )
 from brainfit.scoring.correlation import _coords_without, _neuroid_order, pearson_r
 
-__all__ = ["CEILING_CONVENTION", "ceiled_score", "split_half_ceiling", "split_half_masks"]
+__all__ = ["CEILING_CONVENTION", "NO_CEILING_NOTE", "ceiled_score", "split_half_ceiling", "split_half_masks"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,12 @@ log = logging.getLogger(__name__)
 #: divides every ceiled score, so below ~10 stimuli its noise swamps the scores it normalises.
 #: The same figure as ``ScoringConfig.min_fold_stimuli``, for the same reason.
 MIN_CEILING_STIMULI = 10
+
+#: The attr ``ceiling_note`` of scores of data without single trials (and no given ceiling).
+NO_CEILING_NOTE = (
+    "no single trials and no ceiling given: raw r only; ceiling and ceiled scores are NaN, and every neuroid "
+    "counts in the medians of r (reliability not assessed)"
+)
 
 CEILING_CONVENTION = (
     "ceiled = sign(r) * r**2 / ceiling; ceiling = Spearman-Brown-corrected split-half reliability of the "
@@ -224,8 +230,14 @@ def _align_given_ceiling(ceiling: Any, avg: xr.DataArray) -> xr.DataArray:
         # bad assembly input is a ValueError throughout brainfit (DESIGN.md), wrong type included
         raise ValueError(  # noqa: TRY004
             f"ceiling must be an xarray.DataArray (neuroid x time_bin), got {type(ceiling).__name__}")
+    if tuple(ceiling.dims) == (NEUROID,):
+        # one reliability per neuroid (e.g. published with repeat-averaged data): the same in every bin
+        ceiling = ceiling.expand_dims({TIME_BIN: avg.sizes[TIME_BIN]}, axis=1).assign_coords(
+            {TIME_BIN_START: (TIME_BIN, np.asarray(avg.coords[TIME_BIN_START].values)),
+             TIME_BIN_END: (TIME_BIN, np.asarray(avg.coords[TIME_BIN_END].values))})
     if set(ceiling.dims) != {NEUROID, TIME_BIN} or ceiling.ndim != 2:
-        raise ValueError(f"ceiling must have dims ({NEUROID!r}, {TIME_BIN!r}), got {tuple(ceiling.dims)}")
+        raise ValueError(f"ceiling must have dims ({NEUROID!r}, {TIME_BIN!r}) or ({NEUROID!r},), "
+                         f"got {tuple(ceiling.dims)}")
     for coord, dim in ((NEUROID_ID, NEUROID), (TIME_BIN_START, TIME_BIN), (TIME_BIN_END, TIME_BIN)):
         if coord not in ceiling.coords or ceiling.coords[coord].dims != (dim,):
             raise ValueError(f"ceiling has no {coord!r} coord on {dim!r}: a given ceiling is matched to the neural "
@@ -266,10 +278,8 @@ def _ceiling_for(neural: xr.DataArray, avg: xr.DataArray, ceiling: xr.DataArray 
         given = {f"ceiling_{k}": v for k, v in c.attrs.items() if isinstance(v, (int, float, str))}
         return vals, None, {"ceiling_source": "given", **given}
     if not has_repetitions(neural):
-        raise ValueError(
-            "neural assembly has no 'repetition' coord: noise ceilings need single trials; "
-            "pass the trials, or a precomputed ceiling=DataArray(neuroid x time_bin)"
-        )
+        # no single trials and no given ceiling: raw r only, never a made-up ceiling (DESIGN.md)
+        return np.full((N, T), np.nan), None, {"ceiling_source": "none", "ceiling_note": NO_CEILING_NOTE}
     ids = stimulus_ids(avg)
     keep = min(n_bootstrap_splits, n_ceiling_splits) if n_bootstrap else 0
     trials_key = _trials_key(neural, ids, n_ceiling_splits, seed)

@@ -86,10 +86,14 @@ def score_predictions(
     predictions : DataArray (presentation x neuroid x time_bin [x layer])
         Matched to the neural data by ``stimulus_id``, ``neuroid_id`` and time bins.
     neural : DataArray (presentation x neuroid x time_bin)
-        Single trials (``repetition`` coord): averaged for ``r``, used for the ceiling. Averaged
-        data need ``ceiling``.
-    ceiling : DataArray (neuroid x time_bin), optional
-        Precomputed ceiling (skips the split-half computation; not resampled by the bootstrap).
+        Single trials (``repetition`` coord): averaged for ``r``, used for the ceiling. Data
+        without single trials (repeat-averaged) are scored with raw ``r`` only: without a given
+        ``ceiling``, ``ceiling`` and the ceiled fields are NaN, every neuroid counts in the
+        medians of ``r``, and the attrs say so (``ceiling_source="none"``, ``ceiling_note``).
+    ceiling : DataArray (neuroid x time_bin, or neuroid), optional
+        Precomputed ceiling, e.g. a reliability published with repeat-averaged data, matched by
+        ``neuroid_id`` (and time bins); one value per neuroid applies to every bin. Skips the
+        split-half computation; not resampled by the bootstrap (attr ``ceiling_source="given"``).
     splits : Splits, optional
         The folds that produced the predictions: ``r`` is then computed within folds (package
         docstring), unless ``r_over="pooled"``. Without it, predictions and responses are
@@ -140,7 +144,7 @@ def score_predictions(
     if within:
         _check_fold_sizes(fold_of, cfg.min_fold_stimuli)
     arrays = _score_arrays(pv.astype(np.float64), avg.values.astype(np.float64), ceil, info, cfg,
-                           fold_of if within else None)
+                           fold_of if within else None, ceiling_absent=cattrs["ceiling_source"] == "none")
     extra_coords = {d: pred.coords[d] for d in extra if d in pred.coords}
     ds = _build_dataset(avg, arrays, ceil, info, extra[0] if extra else None, extra_coords)
     ds.attrs.update(_settings(cfg, r_within_folds=within), **cattrs)
@@ -194,7 +198,8 @@ def fit_and_score(
         single time step reused for every bin), or ``(presentation x neuroid x time_bin)`` already
         on the neural bins. Neuroid coord ``layer`` groups features into layers.
     neural : DataArray (presentation x neuroid x time_bin)
-        Single trials (``repetition`` coord) are averaged for the fit and used for the ceiling.
+        Single trials (``repetition`` coord) are averaged for the fit and used for the ceiling;
+        repeat-averaged data get raw ``r`` and NaN ceiled scores (see :func:`score_predictions`).
     temporal_map : TemporalMap, optional
         ``tmap(activations, neural) -> (presentation x neuroid x time_bin)``; when its
         ``shared_features`` is True (feedforward ``constant`` map) and the mapping fits targets
@@ -221,7 +226,7 @@ def fit_and_score(
         are (stimulus, bin) pairs and every bin of a stimulus stays in that stimulus's fold.
         Layer selection then uses the inner folds (LOO over rows would leave a stimulus's
         other bins in training).
-    ceiling : DataArray (neuroid x time_bin), optional
+    ceiling : DataArray (neuroid x time_bin, or neuroid), optional
         Precomputed ceiling, see :func:`score_predictions`.
     keep_predictions : bool
         Store the out-of-fold predictions (``prediction``: presentation x neuroid x time_bin x layer).
@@ -338,7 +343,8 @@ def fit_and_score(
         chosen, sel = _choose_layers(pred, sel_score, folds, regions, region_names, layer_names)
         pred = np.concatenate([pred, sel[None]])  # scored together: same bootstrap resamples
 
-    arrays = _score_arrays(pred, Y, ceil, cinfo, cfg, fold_of if within else None)
+    arrays = _score_arrays(pred, Y, ceil, cinfo, cfg, fold_of if within else None,
+                           ceiling_absent=cattrs["ceiling_source"] == "none")
     per_layer = {k: (v[:L] if k in _PER_LAYER else v) for k, v in arrays.items()}
     ds = _build_dataset(avg, per_layer, ceil, cinfo, LAYER, {LAYER: (LAYER, np.array(layer_names, dtype=object))})
     if has_alpha:

@@ -92,13 +92,16 @@ def _settings(config: ScoringConfig, *, r_within_folds: bool) -> dict[str, Any]:
 
 
 def _score_arrays(pred: np.ndarray, y: np.ndarray, ceiling: np.ndarray, ceil_info: dict[str, Any] | None,
-                  config: ScoringConfig, fold_of: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                  config: ScoringConfig, fold_of: np.ndarray | None = None, *,
+                  ceiling_absent: bool = False) -> dict[str, np.ndarray]:
     """All score arrays for predictions ``pred`` (L, n, N, T) against averaged ``y`` (n, N, T),
     standardised within test folds when ``fold_of`` (n,) is given (package docstring); the caller
     passes ``None`` for ``r_over="pooled"`` (and checks the fold sizes for ``"folds"``).
 
     Returns ``r``, ``ceiled`` (L, N, T), ``reliable`` (N, T), the medians (L, T), the counts
-    (T,) and, with ``config.n_bootstrap > 0``, the CIs (L, T, 2).
+    (T,) and, with ``config.n_bootstrap > 0``, the CIs (L, T, 2). With ``ceiling_absent`` (data
+    without single trials and no given ceiling; ``ceiling`` all NaN) reliability is not assessed:
+    every neuroid-bin counts as reliable for the medians of ``r``, and the ceiled values stay NaN.
     """
     reliability_threshold, n_bootstrap, seed, ci = (config.reliability_threshold, config.n_bootstrap, config.seed,
                                                     config.ci)
@@ -106,8 +109,11 @@ def _score_arrays(pred: np.ndarray, y: np.ndarray, ceiling: np.ndarray, ceil_inf
     y = standardize_within_folds(y, fold_of, axis=0)
     r = np.stack([pearson_r(p, y, axis=0) for p in pred])  # (L, N, T)
     ceiled = ceiled_score(r, ceiling[None])
-    with np.errstate(invalid="ignore"):
-        reliable = np.nan_to_num(ceiling, nan=-np.inf) >= reliability_threshold  # (N, T)
+    if ceiling_absent:
+        reliable = np.ones(ceiling.shape, dtype=bool)
+    else:
+        with np.errstate(invalid="ignore"):
+            reliable = np.nan_to_num(ceiling, nan=-np.inf) >= reliability_threshold  # (N, T)
     out = {
         "r": r, "ceiled": ceiled, "reliable": reliable,
         "median_r": median_over(r, reliable[None], axis=1),
