@@ -7,7 +7,7 @@ STAMP := $(VENV)/.brainfit-installed
 TORCH_PIN ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow test-all bench venv clean
+.PHONY: demo test test-slow test-all bench venv clean cowley-v4 zhang-it
 
 venv: $(STAMP)
 
@@ -29,6 +29,13 @@ test-slow: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# real-data analyses (need the data root: BRAINFIT_DATA, default ../shared/data)
+cowley-v4: $(STAMP)
+	$(BIN)/python analyses/cowley_v4/run.py
+
+zhang-it: $(STAMP)
+	$(BIN)/python analyses/zhang_it/run.py
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done

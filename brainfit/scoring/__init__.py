@@ -41,7 +41,11 @@ Ceiling
     result does not depend on the order of presentations. Fewer than 10 stimuli with >= 2
     repetitions warn (``RuntimeWarning``: the split-half ``r`` over them is too noisy to divide
     scores by), fewer than 3 are an error. A precomputed ``ceiling=`` is matched to the data by
-    ``neuroid_id`` and time bins, like every assembly; missing, extra or differing ones are errors.
+    ``neuroid_id`` and time bins, like every assembly; missing, extra or differing ones are errors;
+    one value per neuroid (dims ``neuroid``) applies to every bin. Data without single trials and
+    no given ceiling get none: ``ceiling`` and the ceiled fields are NaN (never a made-up
+    ceiling), ``r`` is scored as usual, every neuroid counts in the medians of ``r``, and the
+    attrs say so (``ceiling_source="none"``, ``ceiling_note``).
 Ceiled score
     ``ceiled = sign(r) * r**2 / ceiling``: the fraction of the *explainable* variance that the
     model explains. Why ``r**2 / ceiling`` and never ``/ ceiling**2``: the reliability of the
