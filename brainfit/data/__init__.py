@@ -8,7 +8,7 @@ embedded default, ``synthetic``, needs no data at all.
 
 from __future__ import annotations
 
-from brainfit.data import cowley2023, synthetic, zhang2011  # noqa: F401  (registration on import)
+from brainfit.data import arrays, brainio, cowley2023, nwb, synthetic, zhang2011  # noqa: F401  (registration on import)
 from brainfit.data.registry import DatasetInfo, dataset_info, list_datasets, load_dataset, register_dataset
 from brainfit.paths import data_root, require_data_root
 
