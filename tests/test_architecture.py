@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("activations", "temporal"),
     ("mapping",),
     ("scoring",),
-    ("compare", "plots"),
+    ("compare", "plots", "neural"),
     ("report",),
     ("zoo",),
     ("cli",),

@@ -7,13 +7,15 @@ naming what is wrong, before anything is drawn where possible.
 
 Modules: :mod:`.timecourse` (per-bin predictivity curves with significance rows, task accuracy
 per step), :mod:`.layers` (layer x bin heatmap, best/selected layer per bin), :mod:`.leaderboard`
-(model dot plot with CIs), :mod:`.neural` (PSTH, split-half reliability), :mod:`.maps` (channel
+(model dot plot with CIs), :mod:`.neural` (PSTH, split-half reliability), :mod:`.decoding`
+(time-resolved decoding accuracy with its permutation null and onset), :mod:`.maps` (channel
 maps over time steps, training snapshots over iterations), :mod:`._base` (lazy pyplot,
 :func:`save_figure`, shared checks).
 """
 
 from brainfit.plots._base import _pyplot as pyplot
 from brainfit.plots._base import save_figure
+from brainfit.plots.decoding import plot_decoding_timecourse
 from brainfit.plots.layers import plot_layer_heatmap, plot_selected_layer
 from brainfit.plots.leaderboard import LEADERBOARD_COLUMNS, plot_leaderboard
 from brainfit.plots.maps import plot_channel_maps, plot_snapshot_maps
@@ -23,6 +25,7 @@ from brainfit.plots.timecourse import plot_step_accuracy, plot_timecourse, timec
 __all__ = [
     "LEADERBOARD_COLUMNS",
     "plot_channel_maps",
+    "plot_decoding_timecourse",
     "plot_layer_heatmap",
     "plot_leaderboard",
     "plot_psth",
