@@ -81,11 +81,15 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from brainfit.compare import ComparisonSettings
     from brainfit.report import provenance, write_comparison, write_report
 
-    settings = ComparisonSettings(metric=args.metric, n_permutations=args.n_permutations,
-                                  n_bootstrap=args.n_bootstrap, alpha=args.alpha, cluster_alpha=args.cluster_alpha,
-                                  tail=_TAILS[args.tail], seed=args.seed)
     windows = _windows(args.window)
     scores, fits, models = collect_scores(args.scores)
+    metric = args.metric
+    if metric is None:  # ceiled scores, unless the data had no single trials (no ceiling: raw r)
+        no_ceiling = any(ds.attrs.get("ceiling_source") == "none" for by in scores.values() for ds in by.values())
+        metric = "r" if no_ceiling else "ceiled"
+    settings = ComparisonSettings(metric=metric, n_permutations=args.n_permutations,
+                                  n_bootstrap=args.n_bootstrap, alpha=args.alpha, cluster_alpha=args.cluster_alpha,
+                                  tail=_TAILS[args.tail], seed=args.seed)
     if args.baseline not in scores:
         raise ValueError(f"--baseline {args.baseline!r} is not among the scored models {sorted(scores)}")
     if len(scores) < 2:
@@ -124,7 +128,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", required=True, help="the model every other one is compared with")
     p.add_argument("--out", help="results folder (default: the folder the scores are in)")
     p.add_argument("--regions", nargs="*", help="regions (default: the baseline's)")
-    p.add_argument("--metric", choices=("ceiled", "r"), default="ceiled", help="score the tests run on")
+    p.add_argument("--metric", choices=("ceiled", "r"), default=None,
+                   help="score the tests and the leaderboard use (default: ceiled, or raw r when the data had no "
+                        "single trials and so no ceiling)")
     p.add_argument("--n-permutations", type=int, default=2000, help="sign-flip patterns (default 2000)")
     p.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples of the CIs (default 1000)")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")

@@ -92,9 +92,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     written.append(save_scores(fit, out / "scores" / f"{name}_layers.nc"))
     print(f"{name} ({info['weights']}, {kind} map) on {args.dataset} in {time.perf_counter() - t0:.0f} s:")
     for region, ds in by_region.items():
-        med = ds["median_ceiled"].values
-        print(f"  {region}: median ceiled score {float(_nanmean(med)):.3f} (mean over bins), layer(s) chosen on "
-              f"training folds {', '.join(info['layers_selected'][region])}")
+        what = "r" if ds.attrs.get("ceiling_source") == "none" else "ceiled"  # no single trials: no ceiling
+        med = ds[f"median_{what}"].values
+        print(f"  {region}: median {'raw r (no ceiling: no single trials)' if what == 'r' else 'ceiled score'} "
+              f"{float(_nanmean(med)):.3f} (mean over bins), layer(s) chosen on training folds "
+              f"{', '.join(info['layers_selected'][region])}")
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
