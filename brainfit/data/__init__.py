@@ -9,8 +9,21 @@ embedded default, ``synthetic``, needs no data at all.
 from __future__ import annotations
 
 from brainfit.data import arrays, brainio, cowley2023, nwb, synthetic, zhang2011  # noqa: F401  (registration on import)
+from brainfit.data.arrays import from_arrays, from_files
+from brainfit.data.brainio import (
+    load_brainio,
+    load_brainio_scores,
+    read_brainio_assembly,
+    read_brainio_stimuli,
+    write_brainio,
+    write_brainio_scores,
+)
+from brainfit.data.cowley2023 import cowley2023_sessions
+from brainfit.data.nwb import load_nwb
 from brainfit.data.registry import DatasetInfo, dataset_info, list_datasets, load_dataset, register_dataset
 from brainfit.paths import data_root, require_data_root
 
 __all__ = ["DatasetInfo", "register_dataset", "load_dataset", "list_datasets", "dataset_info",
-           "data_root", "require_data_root"]
+           "data_root", "require_data_root", "from_arrays", "from_files", "load_brainio", "load_brainio_scores",
+           "read_brainio_assembly", "read_brainio_stimuli", "write_brainio", "write_brainio_scores",
+           "cowley2023_sessions", "load_nwb"]
