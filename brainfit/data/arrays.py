@@ -23,7 +23,8 @@ import pandas as pd
 import xarray as xr
 
 from brainfit.assembly import (
-    NEURAL_DIMS, NEUROID, NEUROID_ID, PRESENTATION, REGION, REPETITION, STIMULUS_ID, _short, neural_assembly,
+    NEURAL_DIMS, NEUROID, NEUROID_ID, PRESENTATION, REGION, REPETITION, STIMULUS_ID, TIME_BIN_END, TIME_BIN_START,
+    _short, neural_assembly,
 )
 from brainfit.data.registry import register_dataset
 from brainfit.stimuli import IMAGE_EXTENSIONS, StimulusSet
@@ -140,8 +141,11 @@ def stimulus_set_for(images: PathLike | StimulusSet | None, stimulus_ids: Sequen
         else:
             missing.append(s)
     if missing:
+        twice = sorted({b for s in missing for b in (s, _strip_image_ext(s)) if n_base[b] > 1})
         raise ValueError(f"{label} has no image for {len(missing)} stimulus id(s): {_short(missing)}; images are "
-                         f"matched by file name without extension, found e.g. {_short(have, 3)}")
+                         f"matched by file name without extension, found e.g. {_short(have, 3)}"
+                         + (f"; file name(s) {_short(twice)} are in several folders: name those stimuli "
+                            "by their path (folder/name)" if twice else ""))
     return StimulusSet(ids, full.source.subset(np.asarray(idx)), metadata, name=name or full.name)
 
 
@@ -296,6 +300,9 @@ def from_arrays(responses: Any, *, stimulus_id: Sequence[Any], region: str | Seq
     for name, v in (("animal", animal), ("session", session)):
         if v is not None:
             neur[name] = _coord(v) if np.ndim(v) else v
+    clash = sorted(set(pres) & (set(neur) | {NEUROID_ID, REGION, TIME_BIN_START, TIME_BIN_END}))
+    if clash:  # a coord lives on one dim: the presentation column would silently lose to the other
+        raise ValueError(f"metadata column(s) {clash} are also neuroid or time-bin coords: rename them")
     da = neural_assembly(values, stimulus_id=sid, neuroid_id=nid, repetition=rep, region=region_values,
                          time_bin_start=starts, time_bin_end=ends, presentation_coords=pres, neuroid_coords=neur,
                          attrs=dict(attrs or {}))
@@ -343,6 +350,8 @@ def read_array(path: PathLike, key: str | None = None) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix not in ARRAY_SUFFIXES:
         raise ValueError(f"{path}: unsupported responses file type {suffix!r}; use one of {', '.join(ARRAY_SUFFIXES)}")
+    import h5py  # (installed with h5netcdf, brainfit's netCDF engine)
+
     if suffix == ".npy":
         if key is not None:
             raise ValueError(f"{path}: key={key!r} is only for .npz/.h5/.hdf5/.mat files (a .npy file holds one array)")
@@ -351,13 +360,19 @@ def read_array(path: PathLike, key: str | None = None) -> np.ndarray:
         except ValueError as err:
             raise ValueError(f"{path} cannot be read as a numeric .npy array: {err}") from err
     elif suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            arr = z[_pick(list(z.files), key, path)]
-    elif suffix in (".h5", ".hdf5") or (suffix == ".mat" and _is_hdf5(path)):
-        import h5py
-
-        with h5py.File(path, "r") as f:
-            arr = f[_pick(_hdf5_datasets(f), key, path)][()]
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arr = z[_pick(list(z.files), key, path)]
+        except (ValueError, OSError, zipfile.BadZipFile) as err:
+            if str(path) in str(err):  # _pick's own message
+                raise
+            raise ValueError(f"{path} cannot be read as a numeric .npz archive: {err}") from err
+    elif suffix in (".h5", ".hdf5") or (suffix == ".mat" and h5py.is_hdf5(path)):
+        try:
+            with h5py.File(path, "r") as f:
+                arr = f[_pick(_hdf5_datasets(f), key, path)][()]
+        except OSError as err:
+            raise ValueError(f"{path} cannot be read as an HDF5 file: {err}") from err
         if suffix == ".mat":
             arr = np.asarray(arr).T  # MATLAB writes column-major: reverse the axes back
     else:
@@ -375,12 +390,6 @@ def read_array(path: PathLike, key: str | None = None) -> np.ndarray:
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{path}{'' if key is None else f'[{key!r}]'} is not a numeric array (dtype {arr.dtype})")
     return arr
-
-
-def _is_hdf5(path: Path) -> bool:
-    import h5py
-
-    return bool(h5py.is_hdf5(path))
 
 
 def read_table(path: PathLike, id_column: str | None = None, what: str = "table") -> pd.DataFrame:

@@ -20,7 +20,6 @@ import os
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +30,8 @@ from brainfit.assembly import (
     NEURAL_DIMS, NEUROID, PRESENTATION, REGION, REPETITION, STIMULUS_ID, TIME_BIN, TIME_BIN_END, TIME_BIN_START,
     validate_neural,
 )
-from brainfit.assembly import _short
+from brainfit.assembly import NEUROID_ID, _short
+from brainfit.data.arrays import ids_to_str, stimulus_set_for
 from brainfit.data.brainio_write import (
     BrainIOFiles, load_brainio_scores, write_brainio, write_brainio_scores,
 )
@@ -195,8 +195,9 @@ def read_brainio_assembly(assembly: PathLike | xr.DataArray, *, region: str | No
     Returns
     -------
     DataArray (presentation x neuroid x time_bin), validated. ``image_id`` is renamed to
-    ``stimulus_id``; ``repetition`` is kept (``attrs["trials"]`` says whether single trials are
-    present; without it the data are repeat-averaged).
+    ``stimulus_id``; ids are str (a numeric id ``3.0`` becomes ``"3"``); ``repetition`` is
+    kept (``attrs["trials"]`` says whether single trials are present; without it the data are
+    repeat-averaged).
 
     Raises
     ------
@@ -241,10 +242,16 @@ def _to_neural(da: xr.DataArray, label: str, region: str | None, time_bin: Seque
             da = da.drop_vars(name)
     for name in (TIME_BIN_START, TIME_BIN_END):
         da = da.assign_coords({name: (TIME_BIN, np.asarray(da[name].values, dtype=float))})
+    # ids are strings (numeric ids in a file: 3.0 -> "3", as a stimulus CSV spells them)
+    for name, dim in ((STIMULUS_ID, PRESENTATION), (NEUROID_ID, NEUROID)):
+        if name in da.coords and da[name].dims == (dim,):
+            da = da.assign_coords({name: (dim, ids_to_str(da[name].values, f"{label} coord {name!r}"))})
     if REPETITION in da.coords:
         rep = np.asarray(da[REPETITION].values)
-        if rep.dtype.kind == "f" and not np.all(np.isfinite(rep)):
-            raise ValueError(f"{label} has non-finite values in coord 'repetition'")
+        integral = rep.dtype.kind in "iu" or (rep.dtype.kind == "f" and np.all(np.isfinite(rep) & (rep == np.round(rep))))
+        if not integral:
+            raise ValueError(f"{label} coord 'repetition' must hold integers (trial numbers), got "
+                             f"{_short(np.unique(rep).tolist())} (dtype {rep.dtype})")
         da = da.assign_coords({REPETITION: (PRESENTATION, rep.astype(int))})
     da = _apply_region(da, region, label).load()  # read only the region's neuroids from the file
     da.attrs.setdefault("trials", REPETITION in da.coords)
@@ -317,12 +324,13 @@ def read_brainio_stimuli(stimuli: PathLike | None, images: PathLike | None = Non
         The CSV: ``stimulus_id`` (or ``image_id``), a file-name column (``filename`` or
         ``image_file_name``, or ``filename_column``) and metadata columns. Without it, every image
         in ``images`` is a stimulus whose id is its file name without extension (the names
-        brainio gives the files it zips).
+        brainio gives the files it zips; matched by :func:`~brainfit.data.arrays.stimulus_set_for`,
+        so files under a top folder are found too).
     images : path, optional
         Zip or folder holding the files; default: the CSV's sibling ``<stem>.zip`` or ``<stem>/``.
     stimulus_ids : sequence of str, optional
-        Keep these stimuli only (e.g. an assembly's), in CSV order; ids missing from the CSV are
-        an error naming them.
+        Keep these stimuli only (e.g. an assembly's), in CSV order (without a CSV: sorted by id);
+        ids missing from the CSV or the images are an error naming them.
 
     Returns
     -------
@@ -333,8 +341,9 @@ def read_brainio_stimuli(stimuli: PathLike | None, images: PathLike | None = Non
         if images is None:
             raise ValueError("read_brainio_stimuli needs a stimulus CSV, an images zip/folder, or both")
         images = Path(images)
-        st = StimulusSet.from_zip(images) if images.is_file() else StimulusSet.from_folder(images, recursive=True)
-        return st if stimulus_ids is None else _subset(st, stimulus_ids, str(images))
+        if stimulus_ids is not None:  # images named by id, matched as every importer does (a top folder is fine)
+            return stimulus_set_for(images, sorted({str(s) for s in stimulus_ids}))
+        return StimulusSet.from_zip(images) if images.is_file() else StimulusSet.from_folder(images, recursive=True)
     csv = Path(stimuli)
     if not csv.is_file():
         raise FileNotFoundError(f"stimulus CSV not found: {csv}")
@@ -378,15 +387,6 @@ def _raise_missing(lost: list[tuple[str, str]], csv: Path, images: Path) -> None
         raise FileNotFoundError(f"{len(lost)} image file(s) listed in {csv} are missing from {images}: "
                                 + ", ".join(f"{s!r} -> {f!r}" for s, f in lost[:5])
                                 + (f", ... ({len(lost)} in all)" if len(lost) > 5 else ""))
-
-
-def _subset(st: StimulusSet, ids: Sequence[str], where: str) -> StimulusSet:
-    known = set(st.stimulus_ids)
-    missing = sorted({str(s) for s in ids} - known)
-    if missing:
-        raise ValueError(f"{where} has no image for {len(missing)} stimulus id(s) of the assembly: {_short(missing)}")
-    wanted = {str(s) for s in ids}
-    return st.subset([s for s in st.stimulus_ids if s in wanted])
 
 
 def _merge_metadata(neural: xr.DataArray, stimuli: StimulusSet) -> xr.DataArray:

@@ -8,11 +8,13 @@ and ``identifier`` / ``stimulus_set_identifier`` also as global attrs (the Brain
 written with the h5netcdf engine (netCDF-4 / HDF5, what brainio's netCDF4 engine reads) and
 zlib level 1 on numeric variables. The stimulus set is a CSV (``stimulus_id``, metadata,
 ``filename``) and a zip whose members are ``<stimulus_id><ext>``, as brainio's packaging does.
-Every file is written atomically (temporary file, then rename).
+Every file is written atomically (temporary file, then rename); an assembly and its stimulus set
+are renamed into place only once all of them were written, so an error leaves none behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import zipfile
@@ -24,7 +26,7 @@ import numpy as np
 import xarray as xr
 from PIL import Image
 
-from brainfit._io import _encode_attrs, atomic_path, atomic_write_text, read_netcdf_attrs
+from brainfit._io import _encode_attrs, atomic_path, read_netcdf_attrs
 from brainfit.assembly import NEURAL_DIMS, NEUROID, STIMULUS_ID, TIME_BIN, _short, validate_neural
 from brainfit.stimuli import StimulusSet
 
@@ -65,17 +67,27 @@ def _storable(name: str, values: np.ndarray) -> np.ndarray:
     return values
 
 
-def _write_dataarray(da: xr.DataArray, path: Path, global_attrs: Mapping[str, Any], compress: bool) -> Path:
-    """Write ``da`` as the single variable ``data`` of a netCDF-4 file, atomically."""
+def _to_dataset(da: xr.DataArray, global_attrs: Mapping[str, Any]) -> xr.Dataset:
+    """``da`` as the single variable ``data`` of a Dataset ready for netCDF (raises on unstorable coords)."""
     out = xr.DataArray(np.asarray(da.values), dims=da.dims, name=_DATA,
                        coords={str(n): (c.dims, _storable(str(n), c.values)) for n, c in da.coords.items()})
     out.attrs = _encode_attrs(da.attrs)
     ds = out.to_dataset()
     ds.attrs = {k: str(v) for k, v in global_attrs.items() if v is not None}
+    return ds
+
+
+def _to_netcdf(ds: xr.Dataset, path: Path, compress: bool) -> None:
     encoding = {n: dict(_COMPRESSION) for n, v in ds.variables.items()
                 if compress and v.ndim and v.dtype.kind in "biuf"}
+    ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)
+
+
+def _write_dataarray(da: xr.DataArray, path: Path, global_attrs: Mapping[str, Any], compress: bool) -> Path:
+    """Write ``da`` as the single variable ``data`` of a netCDF-4 file, atomically."""
+    ds = _to_dataset(da, global_attrs)
     with atomic_path(path) as tmp:
-        ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+        _to_netcdf(ds, tmp, compress)
     return path
 
 
@@ -97,23 +109,23 @@ def _image_bytes(stimuli: StimulusSet, i: int, handle: zipfile.ZipFile | None) -
 
 
 def _write_stimuli(stimuli: StimulusSet, csv_path: Path, zip_path: Path) -> None:
+    """Write the CSV and the zip to these (temporary) paths; the caller renames them into place."""
     src = stimuli.source
     is_zip = getattr(src, "kind", None) == "zip" and hasattr(src, "path") and hasattr(src, "members")
     names = []
-    with atomic_path(zip_path) as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as out:  # images are compressed already
-            handle = zipfile.ZipFile(src.path) if is_zip else None
-            try:
-                for i, sid in enumerate(stimuli.stimulus_ids):
-                    data, ext = _image_bytes(stimuli, i, handle)
-                    names.append(f"{sid}{ext}")
-                    out.writestr(names[-1], data)
-            finally:
-                if handle is not None:
-                    handle.close()
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_STORED) as out:  # images are compressed already
+        handle = zipfile.ZipFile(src.path) if is_zip else None
+        try:
+            for i, sid in enumerate(stimuli.stimulus_ids):
+                data, ext = _image_bytes(stimuli, i, handle)
+                names.append(f"{sid}{ext}")
+                out.writestr(names[-1], data)
+        finally:
+            if handle is not None:
+                handle.close()
     table = stimuli.metadata.copy()
     table["filename"] = names
-    atomic_write_text(csv_path, table.to_csv(index=False))
+    csv_path.write_text(table.to_csv(index=False))
 
 
 # ----------------------------------------------------------------------------- assemblies
@@ -165,12 +177,21 @@ def write_brainio(neural: xr.DataArray, path: str | os.PathLike, *, stimuli: Sti
         zip_path = Path(images_zip) if images_zip is not None else csv_path.with_suffix(".zip")
         if csv_path.suffix.lower() != ".csv" or zip_path.suffix.lower() != ".zip":
             raise ValueError(f"stimulus files must end in .csv and .zip, got {csv_path.name!r} and {zip_path.name!r}")
+        if len({path.resolve(), csv_path.resolve(), zip_path.resolve()}) != 3:
+            raise ValueError(f"the assembly, stimulus CSV and zip need three different paths, got {path}, "
+                             f"{csv_path}, {zip_path}")
         stimulus_set_identifier = stimulus_set_identifier or stimuli.name
-        _write_stimuli(stimuli, csv_path, zip_path)
     ids = {"identifier": identifier, "stimulus_set_identifier": stimulus_set_identifier}
     out = neural.copy(deep=False)
     out.attrs = {**neural.attrs, **{k: v for k, v in ids.items() if v is not None}}
-    _write_dataarray(out.transpose(*NEURAL_DIMS), path, ids, compress)
+    ds = _to_dataset(out.transpose(*NEURAL_DIMS), ids)  # an unstorable coord fails before anything is written
+    # all files or none: each is written to a temporary file, renamed into place only when every one succeeded
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(atomic_path(path))
+        if stimuli is not None:
+            _write_stimuli(stimuli, stack.enter_context(atomic_path(csv_path)),
+                           stack.enter_context(atomic_path(zip_path)))
+        _to_netcdf(ds, tmp, compress)
     return BrainIOFiles(path, csv_path, zip_path)
 
 

@@ -142,6 +142,8 @@ def _regions(nwbfile: Any, units: Any, rows: np.ndarray, ids: np.ndarray, region
     else:  # the location of each unit's first electrode
         per_unit = _ragged(units, "electrodes")
         locs = _column(electrodes, name)
+        if locs is None:
+            raise ValueError(f"{path}: electrodes column {name!r} is not a column of scalars; pass region=...")
         empty = [ids[i] for i, r in enumerate(rows) if len(per_unit[r]) == 0]
         if empty:
             raise ValueError(f"{path}: unit(s) {_short(empty)} have no electrode, so no region; pass region=...")
@@ -224,9 +226,11 @@ def load_nwb(path: str | os.PathLike, *, stimulus_column: str = "stimulus_id", i
     -------
     (StimulusSet or None, DataArray (presentation x neuroid x time_bin))
         Spike counts; presentations in onset order, one per row of the intervals table, with
-        ``stimulus_id``, ``repetition`` (occurrence index of the stimulus) and the table's other
-        scalar columns as coords; neuroid coords ``neuroid_id``, ``region``, ``animal`` (subject
-        id), ``session`` (session id, else the file identifier) and the units' scalar columns.
+        ``stimulus_id``, ``repetition`` (occurrence index of the stimulus; none when every
+        stimulus is shown once) and the table's other scalar columns as coords (except those
+        named like a neuroid or time-bin coord, left out with a logged warning); neuroid coords
+        ``neuroid_id``, ``region``, ``animal`` (subject id), ``session`` (session id, else the
+        file identifier) and the units' scalar columns.
 
     Raises
     ------
@@ -311,12 +315,21 @@ def load_nwb(path: str | os.PathLike, *, stimulus_column: str = "stimulus_id", i
         subject = getattr(nwbfile.subject, "subject_id", None) if nwbfile.subject is not None else None
         neur["animal"] = str(subject) if subject else "unknown"
         neur["session"] = str(nwbfile.session_id or nwbfile.identifier)
+        # a coord name lives on one dim: an intervals column named like a neuroid or time-bin coord
+        # (e.g. "session") would silently lose to it, so it is left out, and said so
+        clash = sorted(set(pres) & (set(neur) | {"neuroid_id", "region", "time_bin_start", "time_bin_end"}))
+        if clash:
+            log.warning("%s: intervals column(s) %s share their name with a neuroid or time-bin coord and are "
+                        "left out", path.name, clash)
+            pres = {k: v for k, v in pres.items() if k not in clash}
         attrs = {"dataset": "nwb", "source": path.name, "identifier": str(nwbfile.identifier),
                  "intervals": intervals, "response": "spike counts per time bin"}
 
     values = bin_spike_times(spikes, onsets, starts, ends)
-    da = neural_assembly(values, stimulus_id=sids, repetition=occurrence_index(sids), neuroid_id=ids,
-                         region=regions, time_bin_start=starts, time_bin_end=ends, presentation_coords=pres,
+    # every stimulus shown once: no repetitions (raw r, no ceiling), as from_arrays
+    rep = occurrence_index(sids) if len(set(sids.tolist())) < len(sids) else None
+    da = neural_assembly(values, stimulus_id=sids, repetition=rep, neuroid_id=ids, region=regions,
+                         time_bin_start=starts, time_bin_end=ends, presentation_coords=pres,
                          neuroid_coords=neur, attrs=attrs)
     stimuli = None
     if images is not None:

@@ -96,6 +96,10 @@ def test_from_arrays_2d_and_axis_order(values):
     (dict(stimulus_id=["a", "b", "", "c", "d", "e"]), "stimulus_id is empty or missing at 1 position(s), first at index 2"),
     (dict(repetition=[0.5] * 6), "repetition must hold integers"),
     (dict(repetition=[0] * 6), "duplicate (stimulus_id, repetition) pair(s): ('cat'"),
+    # a coord lives on one dim: a presentation column named like a neuroid coord would silently vanish
+    (dict(metadata={"region": ["x"] * 6}), "metadata column(s) ['region'] are also neuroid or time-bin coords"),
+    (dict(metadata={"animal": ["x"] * 6}, animal="m1"), "metadata column(s) ['animal'] are also neuroid"),
+    (dict(metadata={"depth": [1] * 6}, neuroid_coords={"depth": [1, 2, 3, 4]}), "metadata column(s) ['depth']"),
 ])
 def test_from_arrays_bad_input(values, change, message):
     kw = dict(stimulus_id=IDS, region="IT", time_bin_start=[0, 10, 20, 30, 40], time_bin_end=[10, 20, 30, 40, 50])
@@ -238,3 +242,26 @@ def test_read_array_mat_v73_shape_is_matlabs(tmp_path, values):
     _save("mat73", tmp_path / "x.mat", values)
     assert read_array(tmp_path / "x.mat", "rates").shape == values.shape
     assert read_array(tmp_path / "x.mat", "decoy").shape == (1, 3)  # MATLAB's (1, 3), stored (3, 1)
+
+
+def test_unreadable_archives_name_the_file(tmp_path):
+    np.savez(tmp_path / "obj.npz", rates=np.array([{"a": 1}], dtype=object))
+    (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    (tmp_path / "junk.h5").write_text("not hdf5")
+    for name, what in (("obj.npz", ".npz archive"), ("junk.npz", ".npz archive"), ("junk.h5", "HDF5 file")):
+        with pytest.raises(ValueError, match=re.escape(f"{tmp_path / name} cannot be read as a") + ".*" + re.escape(what)):
+            read_array(tmp_path / name)
+
+
+def test_a_file_name_in_two_folders_is_ambiguous_and_said_so(values, tmp_path):
+    for folder, colour in (("a", (255, 0, 0)), ("b", (0, 255, 0))):
+        (tmp_path / "img" / folder).mkdir(parents=True)
+        for name in ("cat", "dog", "car"):
+            Image.new("RGB", (4, 4), colour).save(tmp_path / "img" / folder / f"{name}.png")
+    with pytest.raises(ValueError, match=r"file name\(s\) 'car', 'cat', 'dog' are in several folders: name those "
+                                         r"stimuli by their path"):
+        from_arrays(values, stimulus_id=IDS, region="IT", time_bin_start=0, bin_width=10, images=tmp_path / "img")
+    ids = [f"b/{s}" for s in IDS]
+    stimuli, _ = from_arrays(values, stimulus_id=ids, region="IT", time_bin_start=0, bin_width=10,
+                             images=tmp_path / "img")
+    assert stimuli.load_image("b/dog")[0, 0].tolist() == [0, 255, 0]

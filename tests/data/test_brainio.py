@@ -266,6 +266,16 @@ def test_images_without_csv_use_file_names_as_ids(tmp_path):
     assert stimuli.stimulus_ids.tolist() == STIMULI
 
 
+def test_images_without_csv_under_a_top_folder_are_found_by_file_name(tmp_path):
+    pixels, _ = write_images(tmp_path, zip_name="top.zip", prefix="top/")  # as a zipped folder
+    stimuli, _ = load_brainio(write_like_brainio(brainio_assembly(n_bins=1), tmp_path / "a.nc"), images=tmp_path / "top.zip")
+    assert stimuli.stimulus_ids.tolist() == STIMULI
+    np.testing.assert_array_equal(stimuli.load_image("img03"), pixels["img03"])
+    (tmp_path / "images" / "img02.png").unlink()
+    with pytest.raises(ValueError, match=r"images has no image for 1 stimulus id\(s\): 'img02'"):
+        load_brainio(tmp_path / "a.nc", images=tmp_path / "images")
+
+
 def test_csv_missing_ids_and_missing_images(tmp_path):
     write_images(tmp_path, zip_name="imgs.zip")
     assy = write_like_brainio(brainio_assembly(n_bins=1), tmp_path / "a.nc")
@@ -413,3 +423,50 @@ def test_score_write_errors(tmp_path, scores):
     _, neural = load_brainio(brainio_assembly(n_bins=1))
     with pytest.raises(ValueError, match="is not a BrainIO score file"):
         load_brainio_scores(write_brainio(neural, tmp_path / "assy.nc"))
+
+
+# ----------------------------------------------------------------------------- review additions
+
+
+def test_a_failed_write_leaves_no_file(tmp_path):
+    neural = neural_assembly(np.ones((2, 1)), stimulus_id=["s0", "s1"], neuroid_id=["n0"], region="V4",
+                             time_bin_start=[0], time_bin_end=[100])
+    stimuli = StimulusSet.from_array(np.zeros((2, 4, 4, 3), np.uint8), stimulus_ids=["s0", "s1"], name="two")
+    mixed = neural.assign_coords(note=("presentation", np.array(["x", 1.5], dtype=object)))
+    with pytest.raises(ValueError, match="coord 'note' mixes strings with other values"):
+        write_brainio(mixed, tmp_path / "out" / "a.nc", stimuli=stimuli)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    # an image that cannot be read: neither the assembly nor the stimulus files appear
+    write_images(tmp_path)
+    table = pd.read_csv(write_csv(tmp_path / "s.csv"))
+    from_folder = StimulusSet.from_folder(tmp_path / "images", metadata=table[table["stimulus_id"].isin(["img00", "img01"])])
+    (tmp_path / "images" / "img01.png").unlink()
+    renamed = neural.assign_coords(stimulus_id=("presentation", ["img00", "img01"]))
+    with pytest.raises(FileNotFoundError):
+        write_brainio(renamed, tmp_path / "out2" / "a.nc", stimuli=from_folder)
+    assert not list((tmp_path / "out2").iterdir())
+
+
+def test_numeric_ids_in_the_file_are_strings_that_match_the_csv(tmp_path):
+    src = xr.DataArray(np.arange(6.0).reshape(3, 2, 1), dims=("presentation", "neuroid", "time_bin"),
+                       coords={"stimulus_id": ("presentation", [3.0, 1.0, 2.0]), "neuroid_id": ("neuroid", [10, 11]),
+                               "region": ("neuroid", ["IT", "IT"]), "time_bin_start": ("time_bin", [70]),
+                               "time_bin_end": ("time_bin", [170])})
+    src.to_dataset(name="data").to_netcdf(tmp_path / "num.nc", engine="h5netcdf")
+    (tmp_path / "num").mkdir()
+    for i in (1, 2, 3):
+        Image.new("RGB", (4, 4), (40 * i, 0, 0)).save(tmp_path / "num" / f"{i}.png")
+    pd.DataFrame({"stimulus_id": ["1", "2", "3"], "filename": ["1.png", "2.png", "3.png"]}).to_csv(
+        tmp_path / "num.csv", index=False)
+    stimuli, neural = load_brainio(tmp_path / "num.nc", tmp_path / "num.csv")
+    assert neural["stimulus_id"].values.tolist() == ["3", "1", "2"] and neural["neuroid_id"].values.tolist() == ["10", "11"]
+    assert neural.sel(presentation=neural["stimulus_id"] == "2").values.ravel().tolist() == [4.0, 5.0]
+    assert stimuli.load_image("3")[0, 0].tolist() == [120, 0, 0]
+
+
+def test_repetition_must_be_trial_numbers():
+    src = brainio_assembly(n_bins=1)
+    flat = src.reset_index(["presentation", "neuroid", "time_bin"])
+    half = flat.assign_coords(repetition=("presentation", flat["repetition"].values + 0.5))
+    with pytest.raises(ValueError, match=r"coord 'repetition' must hold integers \(trial numbers\), got 0.5, 1.5, 2.5"):
+        load_brainio(half)

@@ -243,3 +243,20 @@ def test_unknown_units_and_bad_paths(files, tmp_path):
         load_nwb(tmp_path / "plain.nwb")
     with pytest.raises(ValueError, match="width must be > 0"):
         load_nwb(files["location"], bin_width=0)
+
+
+def test_each_stimulus_once_has_no_repetition_and_clashing_columns_are_left_out(tmp_path, caplog):
+    nwb = _nwbfile(identifier="file-0005", session_id="S05")
+    nwb.add_unit_column(name="location", description="brain area")
+    nwb.add_unit(spike_times=SPIKES[11], id=0, location="IT")
+    nwb.add_trial_column(name="stimulus_id", description="image shown")
+    nwb.add_trial_column(name="session", description="block label, named like the neuroid coord")
+    for t, s in zip(ONSETS, "uvwxyz"):
+        nwb.add_trial(start_time=t, stop_time=t + 0.5, stimulus_id=s, session="block1")
+    with caplog.at_level("WARNING", logger="brainfit.data.nwb"):
+        _, da = load_nwb(_write(nwb, tmp_path / "once.nwb"))
+    assert "repetition" not in da.coords  # raw r, not a failing split-half ceiling over 0 repeated stimuli
+    assert da["session"].dims == ("neuroid",) and da["session"].values.tolist() == ["S05"]
+    assert "['session'] share their name with a neuroid or time-bin coord" in caplog.text
+    assert da.isel(presentation=2, neuroid=0).values.tolist() == [
+        hand_count(SPIKES[11], ONSETS[2], a, a + 10) for a in range(70, 260, 10)]
