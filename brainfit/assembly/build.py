@@ -54,6 +54,18 @@ def _coords_for(dim: str, n: int, coords: Mapping[str, Any] | None) -> dict[str,
     return out
 
 
+def _check_coord_names(what: str, reserved: Sequence[str], **given: Mapping[str, Any] | None) -> None:
+    """Refuse extra coords that would silently replace a reserved one or another dim's coord of the same name."""
+    seen: dict[str, str] = {name: "reserved" for name in reserved}
+    for arg, coords in given.items():
+        for name in coords or {}:
+            if name in seen:
+                where = "a coord the assembly sets itself" if seen[name] == "reserved" else f"also given in {seen[name]}"
+                raise ValueError(f"{what}: {arg} has a coord {name!r}, {where}; a coord name is used on one dim "
+                                 "only (rename one)")
+            seen[name] = arg
+
+
 def neural_assembly(
     values: np.ndarray,
     *,
@@ -96,6 +108,9 @@ def neural_assembly(
     n_pres, n_neur, n_bins = values.shape
     if time_bin_start is None or time_bin_end is None:
         raise ValueError("neural_assembly needs time_bin_start and time_bin_end (ms after stimulus onset)")
+    _check_coord_names("neural_assembly", (STIMULUS_ID, NEUROID_ID, TIME_BIN_START, TIME_BIN_END)
+                       + ((REPETITION,) if repetition is not None else ()) + ((REGION,) if region is not None else ()),
+                       presentation_coords=presentation_coords, neuroid_coords=neuroid_coords)
     pres = {STIMULUS_ID: np.asarray(stimulus_id).astype(str)}
     if repetition is not None:
         pres[REPETITION] = np.asarray(repetition).astype(int)
@@ -156,6 +171,9 @@ def activation_assembly(
         for name in np.unique(layer_arr):
             idx = np.flatnonzero(layer_arr == name)
             unit[idx] = np.arange(len(idx))
+    _check_coord_names("activation_assembly", (STIMULUS_ID, LAYER, UNIT, TIME_STEP)
+                       + ((REGION,) if region is not None else ()),
+                       presentation_coords=presentation_coords, neuroid_coords=neuroid_coords)
     neur: dict[str, Any] = {LAYER: layer_arr, UNIT: np.asarray(unit).astype(int)}
     if region is not None:
         neur[REGION] = region

@@ -79,7 +79,7 @@ def check_paired(a: xr.Dataset, b: xr.Dataset, names: Sequence[str] = ("a", "b")
         if va.shape != vb.shape or not np.allclose(va, vb):
             raise ValueError(f"paired comparisons need the same time bins: {c} of {na} {va.tolist()} vs "
                              f"{nb} {vb.tolist()}")
-    for key in ("r_within_folds", "reliability_threshold", "convention"):
+    for key in ("r_within_folds", "reliability_threshold", "convention", "ceiling_source"):
         va, vb = a.attrs.get(key), b.attrs.get(key)
         if va != vb:
             raise ValueError(f"{na} and {nb} were scored with different settings: {key} {va!r} vs {vb!r}; "

@@ -49,12 +49,14 @@ def per_bin_table(scores: Mapping[str, Mapping[str, xr.Dataset]]) -> pd.DataFram
     -------
     DataFrame with columns ``model``, ``region``, ``time_bin_start``, ``time_bin_end``,
     ``median_ceiled``, ``ci_low``, ``ci_high`` (bootstrap CI of the median ceiled score; NaN
-    without a bootstrap), ``median_r``, ``n_reliable``.
+    without a bootstrap), ``median_r``, ``ci_low_r``, ``ci_high_r`` (the same for raw r),
+    ``n_reliable``.
     """
     frames = []
     for model, by_region in scores.items():
         for region, ds in by_region.items():
             ci = ds["median_ceiled_ci"].transpose(TIME_BIN, "bound").values if "median_ceiled_ci" in ds else None
+            ci_r = ds["median_r_ci"].transpose(TIME_BIN, "bound").values if "median_r_ci" in ds else None
             n = ds.sizes[TIME_BIN]
             frames.append(pd.DataFrame({
                 "model": model, "region": region,
@@ -64,6 +66,8 @@ def per_bin_table(scores: Mapping[str, Mapping[str, xr.Dataset]]) -> pd.DataFram
                 "ci_low": ci[:, 0] if ci is not None else np.full(n, np.nan),
                 "ci_high": ci[:, 1] if ci is not None else np.full(n, np.nan),
                 "median_r": ds["median_r"].values.astype(float),
+                "ci_low_r": ci_r[:, 0] if ci_r is not None else np.full(n, np.nan),
+                "ci_high_r": ci_r[:, 1] if ci_r is not None else np.full(n, np.nan),
                 "n_reliable": ds["n_reliable"].values.astype(int),
             }))
     if not frames:
@@ -130,6 +134,7 @@ def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
         raise ValueError("windows is empty: give at least one name -> (start_ms, end_ms)")
     if not scores:
         raise ValueError("scores is empty: pass {model: {region: score Dataset}}")
+    _check_comparable(scores)
     rows = []
     for model, by_region in scores.items():
         for region, ds in by_region.items():
@@ -174,6 +179,28 @@ def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
     table["rank"] = (table.groupby(["region", "window"], sort=False)["score"]
                      .rank(ascending=False, method="min").astype("Int64"))
     return table
+
+
+def _check_comparable(scores: Mapping[str, Mapping[str, xr.Dataset]]) -> None:
+    """Models ranked in one region must have been scored on the same neuroids, in the same way
+    (ceiling from single trials, given, or none): a median over other sites is another quantity."""
+    first: dict[str, tuple[str, xr.Dataset]] = {}
+    for model, by_region in scores.items():
+        for region, ds in by_region.items():
+            if region not in first:
+                first[region] = (model, ds)
+                continue
+            m0, d0 = first[region]
+            ids0 = np.asarray(d0.coords["neuroid_id"].values).astype(str) if "neuroid_id" in d0.coords else None
+            ids = np.asarray(ds.coords["neuroid_id"].values).astype(str) if "neuroid_id" in ds.coords else None
+            if ids0 is None or ids is None or set(ids0) != set(ids):
+                raise ValueError(f"the leaderboard ranks models on the same sites: in region {region!r}, {m0!r} has "
+                                 f"{0 if ids0 is None else len(ids0)} neuroid ids and {model!r} "
+                                 f"{0 if ids is None else len(ids)}, not the same set")
+            c0, c = d0.attrs.get("ceiling_source"), ds.attrs.get("ceiling_source")
+            if c0 != c:
+                raise ValueError(f"the leaderboard ranks models scored the same way: in region {region!r}, {m0!r} has "
+                                 f"ceiling_source {c0!r} and {model!r} {c!r} (score both on the same data)")
 
 
 def to_markdown(table: pd.DataFrame, columns: Sequence[str] | None = None, floatfmt: str = ".3f") -> str:

@@ -43,7 +43,12 @@ log = logging.getLogger(__name__)
 _BOARD_COLUMNS = ["rank", "label", "region", "window", "metric", "score", "ci_low", "ci_high", "median_r", "n_reliable"]
 #: How each metric is named in captions and summaries.
 _METRIC_TEXT = {"ceiled": "median ceiled score (r^2 / ceiling) over reliable sites",
-                "r": "median raw r over sites (no ceiling: data without single trials)"}
+                "r": "median raw r over reliable sites",
+                "r_no_ceiling": "median raw r over all sites (no ceiling: data without single trials)"}
+
+
+def _no_ceiling(scores: Mapping[str, Mapping[str, xr.Dataset]]) -> bool:
+    return any(ds.attrs.get("ceiling_source") == "none" for by in scores.values() for ds in by.values())
 
 
 def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Dataset]], *,
@@ -97,6 +102,7 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
     sub = {m: {r: by_region[r] for r in regions} for m, by_region in scores.items()}
     comparison = compare_pairs(sub, pairs, regions, settings)  # every check happens before anything is written
     metric = settings.metric
+    what = _METRIC_TEXT["r_no_ceiling" if metric == "r" and _no_ceiling(sub) else metric]
     board = leaderboard(sub, windows=windows, n_bootstrap=leaderboard_bootstrap, ci=settings.ci, seed=settings.seed,
                         labels=labels, metric=metric)
     per_bin = per_bin_table(sub)
@@ -124,7 +130,7 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
                 if mask.any():  # a row only where there is something to mark
                     marks[r][name] = mask
     fig = plots.timecourse_panels({labels[m]: sub[m] for m in sub}, regions, metric=metric, significance=marks)
-    figures["timecourse.png"] = (f"Per-timestep predictivity: {_METRIC_TEXT[metric]} per time bin, "
+    figures["timecourse.png"] = (f"Per-timestep predictivity: {what} per time bin, "
                                  f"{settings.ci:.0%} stimulus-bootstrap bands. Marker rows: "
                                  f"bins in clusters where one model is significantly higher or lower than another "
                                  f"(sign-flip cluster permutation test over contiguous bins, p < {settings.alpha:g})")
@@ -141,7 +147,7 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
         except ValueError as err:  # e.g. no reliable site in that window
             ax.set_axis_off()
             ax.set_title(f"{wname}: {err}", fontsize=8)
-    figures["leaderboard.png"] = (f"Leaderboard: mean over each window's bins of the {_METRIC_TEXT[metric]}, "
+    figures["leaderboard.png"] = (f"Leaderboard: mean over each window's bins of the {what}, "
                                   f"{settings.ci:.0%} CIs")
     plots.save_figure(fig, fig_dir / "leaderboard.png")
     for m, fit in (fits or {}).items():
@@ -153,7 +159,7 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
             plots.plot_layer_heatmap(fit, r, metric=metric, ax=axes[0, k])
             plots.plot_selected_layer(fit, r, metric=metric, ax=axes[1, k])
         name = f"layers_{m}.png"
-        figures[name] = (f"{labels[m]}: {_METRIC_TEXT[metric]} per layer and bin (top) and the best layer per bin "
+        figures[name] = (f"{labels[m]}: {what} per layer and bin (top) and the best layer per bin "
                          "with the layer chosen on training folds (bottom)")
         plots.save_figure(fig, fig_dir / name)
     if neural is not None:
@@ -179,7 +185,8 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
         plots.save_figure(fig, fig_dir / name)
     # insertion order is the figures' order in the report (atomic_write_json would sort the keys)
     atomic_write_text(fig_dir / "captions.json", json.dumps(figures, indent=2) + "\n")
-    summary = summary_lines(per_bin, board, comparison.per_bin, comparison.clusters, labels, regions, settings)
+    summary = summary_lines(per_bin, board, comparison.per_bin, comparison.clusters, labels, regions, settings,
+                            no_ceiling=_no_ceiling(sub))
     atomic_write_text(out / "summary.txt", summary)
     return {"leaderboard": board, "per_bin": comparison.per_bin, "clusters": comparison.clusters,
             "summary": summary, "figures": list(figures)}
@@ -195,10 +202,12 @@ def _rows(table: pd.DataFrame, model: str, control: str, region: str) -> pd.Data
 
 
 def summary_lines(per_bin: pd.DataFrame, board: pd.DataFrame, stats: pd.DataFrame, clusters: pd.DataFrame,
-                  labels: Mapping[str, str], regions: Sequence[str], settings: ComparisonSettings) -> str:
+                  labels: Mapping[str, str], regions: Sequence[str], settings: ComparisonSettings, *,
+                  no_ceiling: bool = False) -> str:
     """The plain-text summary: per-bin medians, the leaderboard and the contrasts with their clusters."""
     metric = settings.metric
-    lines = [f"{_METRIC_TEXT[metric]} per time bin"]
+    what = _METRIC_TEXT["r_no_ceiling" if metric == "r" and no_ceiling else metric]
+    lines = [f"{what} per time bin"]
     starts = np.unique(per_bin["time_bin_start"].to_numpy())
     width = max(12, *(len(v) for v in labels.values()))
     lines.append(f"  {'bin start (ms)':>{width}s} " + " ".join(f"{s:5.0f}" for s in starts))
@@ -210,8 +219,9 @@ def summary_lines(per_bin: pd.DataFrame, board: pd.DataFrame, stats: pd.DataFram
         for name, row in table.iterrows():
             lines.append(f"  {labels[name]:>{width}s} " + " ".join(f"{x:5.2f}" for x in row.to_numpy(float)))
         n_rel = part[part["model"] == models[0]]["n_reliable"].to_numpy()
-        lines.append(f"  {'reliable sites':>{width}s} " + " ".join(f"{int(x):5d}" for x in n_rel))
-    lines.append(f"leaderboard (mean over the window's bins of the {_METRIC_TEXT[metric]}, {settings.ci:.0%} CI)")
+        sites = "sites (reliability not assessed)" if no_ceiling else "reliable sites"
+        lines.append(f"  {sites:>{width}s} " + " ".join(f"{int(x):5d}" for x in n_rel))
+    lines.append(f"leaderboard (mean over the window's bins of the {what}, {settings.ci:.0%} CI)")
     for (region, window), rows in board.groupby(["region", "window"], sort=False):
         rows = rows.sort_values("score", ascending=False)
         lines.append(f"  {region} {window} ({_window_text((rows['window_start'].iloc[0], rows['window_end'].iloc[0]))}): "

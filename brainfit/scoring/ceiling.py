@@ -231,7 +231,12 @@ def _align_given_ceiling(ceiling: Any, avg: xr.DataArray) -> xr.DataArray:
         raise ValueError(  # noqa: TRY004
             f"ceiling must be an xarray.DataArray (neuroid x time_bin), got {type(ceiling).__name__}")
     if tuple(ceiling.dims) == (NEUROID,):
-        # one reliability per neuroid (e.g. published with repeat-averaged data): the same in every bin
+        # one reliability per neuroid (e.g. published with repeat-averaged data of one response
+        # window): only for data with one time bin, since a window's reliability is not that of
+        # its 10 ms parts
+        if avg.sizes[TIME_BIN] != 1:
+            raise ValueError(f"a ceiling with dims ({NEUROID!r},) applies only to data with one time bin; these data "
+                             f"have {avg.sizes[TIME_BIN]}: give one per neuroid and bin ({NEUROID!r}, {TIME_BIN!r})")
         ceiling = ceiling.expand_dims({TIME_BIN: avg.sizes[TIME_BIN]}, axis=1).assign_coords(
             {TIME_BIN_START: (TIME_BIN, np.asarray(avg.coords[TIME_BIN_START].values)),
              TIME_BIN_END: (TIME_BIN, np.asarray(avg.coords[TIME_BIN_END].values))})

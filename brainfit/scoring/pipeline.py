@@ -92,8 +92,11 @@ def score_predictions(
         medians of ``r``, and the attrs say so (``ceiling_source="none"``, ``ceiling_note``).
     ceiling : DataArray (neuroid x time_bin, or neuroid), optional
         Precomputed ceiling, e.g. a reliability published with repeat-averaged data, matched by
-        ``neuroid_id`` (and time bins); one value per neuroid applies to every bin. Skips the
-        split-half computation; not resampled by the bootstrap (attr ``ceiling_source="given"``).
+        ``neuroid_id`` and time bins (dims ``neuroid`` alone only for data with one time bin). It
+        must follow this package's convention: the Spearman-Brown-corrected split-half
+        reliability of the trial-averaged responses, neither squared nor square-rooted (the
+        package docstring, "Ceiling"). Skips the split-half computation; not resampled by the
+        bootstrap (attr ``ceiling_source="given"``).
     splits : Splits, optional
         The folds that produced the predictions: ``r`` is then computed within folds (package
         docstring), unless ``r_over="pooled"``. Without it, predictions and responses are

@@ -176,3 +176,21 @@ def test_activation_assembly():
         A.activation_assembly(np.zeros((2, 1, 2)), stimulus_id=["a", "b"], layer="l1", time_step=[1, 0])
     with pytest.raises(ValueError, match="missing coord 'layer'"):
         A.validate_activations(act.drop_vars("layer"))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"presentation_coords": {"stimulus_id": ["x", "y"]}}, "presentation_coords has a coord 'stimulus_id', a coord the assembly sets itself"),
+    ({"repetition": [0, 1], "presentation_coords": {"repetition": [1, 0]}}, "presentation_coords has a coord 'repetition'"),
+    ({"presentation_coords": {"animal": ["a", "b"]}, "neuroid_coords": {"animal": ["m"]}},
+     "neuroid_coords has a coord 'animal', also given in presentation_coords"),
+    ({"region": "IT", "neuroid_coords": {"region": ["V4"]}}, "neuroid_coords has a coord 'region', a coord the assembly sets"),
+])
+def test_a_coord_name_on_two_dims_is_refused(kwargs, message):
+    from brainfit.assembly import neural_assembly
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        neural_assembly(np.zeros((2, 1, 1)), stimulus_id=["a", "b"], neuroid_id=["n0"], time_bin_start=[70],
+                        time_bin_end=[80], **kwargs)
+    # region given once, as a neuroid coord, is fine
+    neural_assembly(np.zeros((2, 1, 1)), stimulus_id=["a", "b"], neuroid_id=["n0"], time_bin_start=[70],
+                    time_bin_end=[80], neuroid_coords={"region": ["IT"]})

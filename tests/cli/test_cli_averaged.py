@@ -59,7 +59,7 @@ def test_fit_and_compare_repeat_averaged_files(files, capsys):
     assert float(board["ff_small_wider_rgc"]["score"]) == pytest.approx(float(ds["median_r"].values[0]), abs=1e-6)
     rows = list(csv.DictReader((out / "comparison" / "per_bin.csv").open()))
     assert len(rows) == 1 and rows[0]["p"] != ""
-    assert "median raw r over sites" in (out / "summary.txt").read_text()
+    assert "median raw r over all sites (no ceiling" in (out / "summary.txt").read_text()
     assert (out / "report.html").is_file()
     # asking for ceiled scores of data without a ceiling is refused, naming the remedy
     assert main(["compare", str(out), "--baseline", "untrained", "--metric", "ceiled", "--n-permutations", "100",

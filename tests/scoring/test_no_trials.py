@@ -49,24 +49,28 @@ def test_repeat_averaged_score_predictions_round_trip(world, tmp_path):
     np.testing.assert_allclose(back["r"].values, ds["r"].values)
 
 
-def test_external_reliability_per_neuroid_applies_to_every_bin(world):
+def test_external_reliability_per_neuroid_for_one_window(world):
     ids, feats, neural = world
-    avg = average_repetitions(neural)
+    avg = average_repetitions(neural).isel(time_bin=[0])  # one response window
     nids = avg.coords["neuroid_id"].values
     rel = xr.DataArray(np.linspace(0.2, 0.9, len(nids))[::-1], dims=("neuroid",), coords={"neuroid_id": ("neuroid", nids[::-1])})
     ds = score_predictions(avg, avg, ceiling=rel, n_bootstrap=0)  # jumbled order: matched by neuroid_id
     want = np.linspace(0.2, 0.9, len(nids))
-    np.testing.assert_allclose(ds["ceiling"].values, np.repeat(want[:, None], avg.sizes["time_bin"], axis=1))
+    np.testing.assert_allclose(ds["ceiling"].values, want[:, None])
     np.testing.assert_allclose(ds["ceiled"].values, 1.0 / ds["ceiling"].values)  # r = 1 against itself
     assert ds.attrs["ceiling_source"] == "given"
     # below the threshold: unreliable, kept and counted, not hidden
     assert (ds["n_unreliable"].values == (want < ds.attrs["reliability_threshold"]).sum()).all()
 
 
-def test_external_reliability_must_cover_every_neuroid(world):
+def test_external_reliability_must_cover_every_neuroid_and_fit_the_bins(world):
     ids, feats, neural = world
     avg = average_repetitions(neural)
-    rel = xr.DataArray(np.full(3, 0.5), dims=("neuroid",),
-                       coords={"neuroid_id": ("neuroid", avg.coords["neuroid_id"].values[:3])})
-    with pytest.raises(ValueError, match="neuroid"):
-        score_predictions(avg, avg, ceiling=rel, n_bootstrap=0)
+    nids = avg.coords["neuroid_id"].values
+    rel = xr.DataArray(np.full(3, 0.5), dims=("neuroid",), coords={"neuroid_id": ("neuroid", nids[:3])})
+    with pytest.raises(ValueError, match=r"ceiling neuroids do not match the neural assembly: 3 missing from the ceiling \('n3', 'n4', 'n5'\)"):
+        score_predictions(avg.isel(time_bin=[0]), avg.isel(time_bin=[0]), ceiling=rel, n_bootstrap=0)
+    full = xr.DataArray(np.full(len(nids), 0.5), dims=("neuroid",), coords={"neuroid_id": ("neuroid", nids)})
+    with pytest.raises(ValueError, match=rf"a ceiling with dims \('neuroid',\) applies only to data with one time bin; "
+                                         rf"these data have {avg.sizes['time_bin']}"):
+        score_predictions(avg, avg, ceiling=full, n_bootstrap=0)
