@@ -79,7 +79,7 @@ class Registry(Generic[T]):
 
 
 def check_kwargs(fn: Callable[..., Any], kwargs: Mapping[str, Any], what: str) -> None:
-    """Raise ValueError when ``fn`` does not take every key of ``kwargs`` as a keyword.
+    """Raise ValueError when ``fn`` does not take every key of ``kwargs`` as a keyword, or needs one not given.
 
     Parameters
     ----------
@@ -99,3 +99,6 @@ def check_kwargs(fn: Callable[..., Any], kwargs: Mapping[str, Any], what: str) -
         close = {k: difflib.get_close_matches(k, accepted, n=1) for k in unknown}
         hints = [f"{k!r} (did you mean {c[0]!r}?)" if c else repr(k) for k, c in close.items()]
         raise ValueError(f"{what} takes no argument(s) {', '.join(hints)}; it takes {accepted or 'none'}")
+    required = [n for n in accepted if params[n].default is inspect.Parameter.empty and n not in kwargs]
+    if required:
+        raise ValueError(f"{what} needs the argument(s) {required} (e.g. {required[0]}=...); it takes {accepted}")

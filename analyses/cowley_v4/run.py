@@ -153,6 +153,9 @@ def score_session(config: Config, session: str, built: dict, out: Path) -> pd.Da
     write_report(out, title=f"Cowley et al. 2023 V4, session {session}: "
                  + ("ceiled scores" if trials else "raw r (no single trials)"))
     board = written["leaderboard"].assign(session=session)
+    # raw r over ALL sites, the one number comparable across sessions (the leaderboard's median_r
+    # is over the reliable sites where a session has ceilings)
+    board["median_r_all_sites"] = [float(np.nanmedian(scores[k][REGION]["r"].values)) for k in board["model"]]
     board["layer"] = [", ".join(next(i for i in infos if i["name"] == k)["layers_selected"][REGION])
                       for k in board["model"]]
     return board
@@ -181,14 +184,19 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     boards = [score_session(config, s, built, out / s) for s in wanted]
     board = pd.concat(boards, ignore_index=True)
-    cols = ["session", "rank", "label", "metric", "score", "ci_low", "ci_high", "median_r", "layer", "n_reliable"]
+    cols = ["session", "rank", "label", "metric", "score", "ci_low", "ci_high", "median_r", "median_r_all_sites",
+            "layer", "n_reliable"]
     board = board.sort_values(["session", "rank"])
     atomic_write_text(out / "leaderboard.csv", board[cols + ["model"]].to_csv(index=False))
-    atomic_write_text(out / "leaderboard.md", to_markdown(board, cols))
-    print(to_markdown(board, cols))
-    wide = board.pivot(index="label", columns="session", values="score").loc[[m.label for m in config.models]]
-    print("score per model and session (ceiled where the session has single trials, raw r elsewhere):")
-    print(wide.round(3).to_string())
+    order = [m.label for m in config.models]
+    wide = board.pivot(index="label", columns="session", values="median_r_all_sites").loc[order]
+    ceiled = board[board["metric"] == "ceiled"].pivot(index="label", columns="session", values="score")
+    wide = wide.join(ceiled.rename(columns=lambda s: f"{s} ceiled")) if len(ceiled) else wide
+    text = (to_markdown(board, cols) + "\nMedian raw r over all sites per model and session; ceiled score (r^2 / "
+            "split-half ceiling, median over reliable sites) where the session has single trials:\n\n"
+            + to_markdown(wide.reset_index(), None))
+    atomic_write_text(out / "leaderboard.md", text)
+    print(text)
     print(f"outputs in {out}/ ({time.perf_counter() - t0:.0f} s); per-session reports: {out}/<session>/report.html")
     return 0
 

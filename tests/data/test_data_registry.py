@@ -45,3 +45,8 @@ def test_synthetic_needs_no_data_root(tmp_path, monkeypatch):
     stimuli, neural = load_dataset("synthetic", n_categories=2, objects_per_category=2, images_per_object=1,
                                    n_v4=2, n_it=2, n_repetitions=2, image_size=16)
     assert len(stimuli) == 12 and neural.sizes["neuroid"] == 4
+
+
+def test_a_loader_argument_left_out_is_named():
+    with pytest.raises(ValueError, match=re.escape("dataset 'nwb' needs the argument(s) ['path'] (e.g. path=...)")):
+        load_dataset("nwb")
