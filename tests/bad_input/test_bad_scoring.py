@@ -163,7 +163,7 @@ def test_given_ceiling_must_match_by_neuroid_id_and_time_bins(change, message, e
 @pytest.mark.parametrize("ceiling,message", [
     (np.ones((3, 3)), r"ceiling must be an xarray.DataArray \(neuroid x time_bin\), got ndarray"),
     (xr.DataArray(np.ones((3, 3, 1)), dims=("neuroid", "time_bin", "layer")),
-     r"ceiling must have dims \('neuroid', 'time_bin'\), got \('neuroid', 'time_bin', 'layer'\)"),
+     r"ceiling must have dims \('neuroid', 'time_bin'\) or \('neuroid',\), got \('neuroid', 'time_bin', 'layer'\)"),
 ])
 def test_given_ceiling_of_the_wrong_kind(ceiling, message):
     ids, _, signal, neural = make_world(n_stim=30, n_neur=3, seed=4)
