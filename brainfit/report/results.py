@@ -27,6 +27,7 @@ import pandas as pd
 import xarray as xr
 
 from brainfit._io import atomic_write_json, atomic_write_text
+from brainfit.assembly import TIME_BIN
 from brainfit.compare import (
     DEFAULT_WINDOWS,
     ComparisonSettings,
@@ -129,12 +130,14 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
                                (f"{labels[model]} < {labels[control]}", sig & (t < 0))):
                 if mask.any():  # a row only where there is something to mark
                     marks[r][name] = mask
-    fig = plots.timecourse_panels({labels[m]: sub[m] for m in sub}, regions, metric=metric, significance=marks)
-    figures["timecourse.png"] = (f"Per-timestep predictivity: {what} per time bin, "
-                                 f"{settings.ci:.0%} stimulus-bootstrap bands. Marker rows: "
-                                 f"bins in clusters where one model is significantly higher or lower than another "
-                                 f"(sign-flip cluster permutation test over contiguous bins, p < {settings.alpha:g})")
-    plots.save_figure(fig, fig_dir / "timecourse.png")
+    if any(ds.sizes[TIME_BIN] > 1 for by in sub.values() for ds in by.values()):  # one window: no time course
+        fig = plots.timecourse_panels({labels[m]: sub[m] for m in sub}, regions, metric=metric, significance=marks)
+        figures["timecourse.png"] = (f"Per-timestep predictivity: {what} per time bin, "
+                                     f"{settings.ci:.0%} stimulus-bootstrap bands. Marker rows: "
+                                     f"bins in clusters where one model is significantly higher or lower than "
+                                     f"another (sign-flip cluster permutation test over contiguous bins, "
+                                     f"p < {settings.alpha:g})")
+        plots.save_figure(fig, fig_dir / "timecourse.png")
     plt = plots.pyplot()
     fig, axes = plt.subplots(1, len(windows), figsize=(4.2 * len(windows), 0.45 * len(sub) * len(regions) + 1.6),
                              squeeze=False, constrained_layout=True)

@@ -74,4 +74,5 @@ def test_write_comparison_says_raw_r_over_all_sites(world, tmp_path):
     assert "sites (reliability not assessed)" in written["summary"]
     per_bin = (tmp_path / "per_bin_scores.csv").read_text().splitlines()[0].split(",")
     assert {"ci_low_r", "ci_high_r"} <= set(per_bin)
-    assert "median raw r over all sites" in (tmp_path / "figures" / "captions.json").read_text()
+    captions = (tmp_path / "figures" / "captions.json").read_text()
+    assert "median raw r over all sites" in captions and "timecourse.png" not in captions  # one window
