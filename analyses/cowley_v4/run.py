@@ -123,7 +123,8 @@ def score_session(config: Config, session: str, built: dict, out: Path) -> pd.Da
             warnings.filterwarnings("ignore", message=".*feedforward signal has not reached.*")
             fit, by_region, info = fit_model(
                 built[m.key], stimuli, neural, name=m.key, label=m.label, temporal_map=tmap, regions=[REGION],
-                splits=splits, projection=RandomProjection(width=config.projection_width, seed=config.projection_seed),
+                splits=splits, projection=RandomProjection(width=config.projection_width, seed=config.projection_seed)
+                if config.projection_width else None,
                 cache=out.parent / "activations", mapping=RidgeMapping(alphas=alphas), n_bootstrap=config.n_bootstrap,
                 seed=config.seed, attrs={"dataset": dataset}, **steps)
         scores[m.key], fits[m.key] = by_region, fit
