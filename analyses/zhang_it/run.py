@@ -36,6 +36,8 @@ class ZhangITConfig:
     bin_width: float = 10.0
     n_splits: int = 100
     decode: tuple[str, ...] = ("category", "position")
+    decode_new_stimuli: tuple[str, ...] = ("category",)
+    stimulus_folds: int = 3
     n_folds: int = 5
     n_permutations: int = 200
     alpha: float = 0.05
@@ -53,15 +55,19 @@ class ZhangITConfig:
                   "bin_width": float_field(0.0, low_open=True, expected="a number of ms > 0"),
                   "n_splits": int_field(1), "n_folds": int_field(2), "n_permutations": int_field(1),
                   "alpha": float_field(0.0, 1.0, low_open=True, high_open=True, expected="a number in (0, 1)"),
-                  "min_consecutive": int_field(1), "seed": int_field(0), "out_dir": str_field(path=True)}
+                  "min_consecutive": int_field(1), "seed": int_field(0), "out_dir": str_field(path=True),
+                  "stimulus_folds": int_field(2)}
         values, problems = check_fields(checks, raw)
         problems += [f"{k} (unknown field)" for k in unknown]
-        decode = raw.get("decode", list(cls.decode))
-        if not (isinstance(decode, list) and decode and all(isinstance(d, str) for d in decode)):
-            problems.append(f"decode={decode!r} (expected a list of presentation coord names)")
+        lists = {}
+        for name in ("decode", "decode_new_stimuli"):
+            v = raw.get(name, list(getattr(cls, name)))
+            if not (isinstance(v, list) and all(isinstance(d, str) for d in v)):
+                problems.append(f"{name}={v!r} (expected a list of presentation coord names)")
+            lists[name] = tuple(v) if isinstance(v, list) else ()
         if problems:
             raise ConfigError(f"{path}: " + "; ".join(problems), problems)
-        return cls(**values, decode=tuple(decode))
+        return cls(**values, **lists)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -74,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     cfg = ZhangITConfig.from_yaml(parser.parse_args(argv).config)
     out = Path(cfg.out_dir) if Path(cfg.out_dir).is_absolute() else ROOT / cfg.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", yaml.safe_dump({**dataclasses.asdict(cfg), "decode": list(cfg.decode)},
+    atomic_write_text(out / "config.yaml", yaml.safe_dump({**dataclasses.asdict(cfg), "decode": list(cfg.decode),
+                                                           "decode_new_stimuli": list(cfg.decode_new_stimuli)},
                                                           sort_keys=False))
 
     t0 = time.perf_counter()
@@ -90,26 +97,32 @@ def main(argv: list[str] | None = None) -> None:
 
     rates = psth(neural, by="category")
     write_csv(rates[["rate", "sem"]].to_dataframe().reset_index().drop(columns="time_bin"), out / "psth_category.csv")
-    width_s = (neural.time_bin_end - neural.time_bin_start) / 1000.0
-    ax = plot_psth(neural / width_s, by="category", region="IT")  # counts / bin width: spikes/s
+    ax = plot_psth(rates, region="IT")  # the CSV's numbers, in spikes/s
     ax.set_ylabel("spikes/s (band: SEM over units)")
     save_figure(ax.figure, out / "psth_category.png")
 
     summary = []
-    for label in cfg.decode:
+    # held-out trials of the trained stimuli; then held-out stimuli (an object at a position never
+    # trained on: with 3 positions per object and 3 folds, train on two positions, test on the third)
+    runs = [(label, "trials", cfg.n_folds) for label in cfg.decode]
+    runs += [(label, "stimuli", cfg.stimulus_folds) for label in cfg.decode_new_stimuli]
+    for label, generalize, n_folds in runs:
         t = time.perf_counter()
-        res = decode_time_resolved(neural, label=label, n_folds=cfg.n_folds, n_permutations=cfg.n_permutations,
-                                   seed=cfg.seed, alpha=cfg.alpha, min_consecutive=cfg.min_consecutive)
+        res = decode_time_resolved(neural, label=label, n_folds=n_folds, n_permutations=cfg.n_permutations,
+                                   seed=cfg.seed, alpha=cfg.alpha, min_consecutive=cfg.min_consecutive,
+                                   generalize=generalize)
         seconds = time.perf_counter() - t
+        name = label if generalize == "trials" else f"{label}_new_stimuli"
         cols = ["accuracy", "null_mean", "null_low", "null_high", "p", "p_corrected", "significant"]
-        write_csv(res[cols].to_dataframe().reset_index().drop(columns="time_bin"), out / f"decoding_{label}.csv")
-        save_figure(plot_decoding_timecourse(res).figure, out / f"decoding_{label}.png")
+        write_csv(res[cols].to_dataframe().reset_index().drop(columns="time_bin"), out / f"decoding_{name}.csv")
+        save_figure(plot_decoding_timecourse(res).figure, out / f"decoding_{name}.png")
         a = res.attrs
-        summary.append({"label": label, "n_classes": a["n_classes"], "chance": a["chance"], "onset_ms": a["onset_ms"],
+        summary.append({"label": label, "held_out": generalize, "n_folds": n_folds, "n_classes": a["n_classes"],
+                        "chance": a["chance"], "onset_ms": a["onset_ms"],
                         "peak_accuracy": a["peak_accuracy"], "peak_ms": a["peak_ms"],
                         "n_significant_bins": int(res.significant.sum()), "seconds": seconds})
         onset = "none" if np.isnan(a["onset_ms"]) else f"{a['onset_ms']:g} ms"
-        print(f"decoding {label}: {a['n_classes']} classes (chance {a['chance']:.3f}); onset {onset}; peak accuracy "
+        print(f"decoding {label} (held-out {generalize}): {a['n_classes']} classes (chance {a['chance']:.3f}); onset {onset}; peak accuracy "
               f"{a['peak_accuracy']:.3f} at {a['peak_ms']:g}-{a['peak_ms'] + cfg.bin_width:g} ms; "
               f"{int(res.significant.sum())} of {res.sizes['time_bin']} bins significant; {seconds:.1f} s")
     write_csv(pd.DataFrame(summary), out / "decoding_summary.csv")

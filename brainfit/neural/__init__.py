@@ -12,6 +12,6 @@ classifier per bin, permutation test with max-statistic control over bins, onset
 
 from brainfit.neural.decoding import decode_time_resolved, decoding_onset
 from brainfit.neural.psth import psth
-from brainfit.neural.reliability import split_half_reliability
+from brainfit.neural.reliability import region_summary, split_half_reliability
 
-__all__ = ["decode_time_resolved", "decoding_onset", "psth", "split_half_reliability"]
+__all__ = ["decode_time_resolved", "decoding_onset", "psth", "region_summary", "split_half_reliability"]

@@ -10,7 +10,10 @@ bin; one classifier is trained and tested per bin (Meyers 2013, Front. Neuroinfo
 the same folds for every bin. Trials are first put in a canonical order (by label, ``stimulus_id``,
 ``repetition``), so the folds and every number do not depend on the order of presentations.
 Trials of the same stimulus may fall on both sides of a fold: this decodes the label from
-held-out *trials*, not generalisation to held-out *stimuli*.
+held-out *trials*, not generalisation to held-out *stimuli* -- when a class holds several stimuli
+(a category of many images), recognising the stimulus is enough. ``generalize="stimuli"`` groups
+the folds by ``stimulus_id`` and permutes labels between whole stimuli, so test stimuli are never
+seen in training (the attr ``generalize`` records which).
 
 Accuracy per bin is the fraction of all trials predicted correctly out of fold (pooled over folds:
 the fold-size-weighted mean of the per-fold accuracies, kept as ``fold_accuracy``). Chance is ``1 / n_classes`` (the classes are balanced up to the folds'
@@ -52,7 +55,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from tqdm.auto import tqdm
 
 from brainfit.assembly import (
@@ -86,8 +89,13 @@ def decoding_onset(significant: np.ndarray, starts: np.ndarray, min_consecutive:
     """
     if min_consecutive < 1:
         raise ValueError(f"min_consecutive must be >= 1, got {min_consecutive}")
+    significant = np.asarray(significant, dtype=bool)
+    starts = np.asarray(starts, dtype=float)
+    if significant.ndim != 1 or significant.shape != starts.shape:
+        raise ValueError(f"significant has shape {significant.shape} but starts has shape {starts.shape}; "
+                         "both must be (n_bins,)")
     run = 0
-    for i, sig in enumerate(np.asarray(significant, dtype=bool)):
+    for i, sig in enumerate(significant):
         run = run + 1 if sig else 0
         if run >= min_consecutive:
             first = i - min_consecutive + 1
@@ -121,15 +129,32 @@ def _canonical_order(neural: xr.DataArray, labels: np.ndarray) -> np.ndarray:
     return np.lexsort(keys)
 
 
-def _permuted_labels(y: np.ndarray, fold: np.ndarray, n_folds: int, n_permutations: int, seed: int) -> np.ndarray:
-    """(1 + n_permutations, n) labels: row 0 the real ones, then permutations within every fold."""
+def _permuted_labels(y: np.ndarray, fold: np.ndarray, n_folds: int, n_permutations: int, seed: int,
+                     unit: np.ndarray | None = None) -> np.ndarray:
+    """(1 + n_permutations, n) labels: row 0 the real ones, then permutations within every fold.
+
+    ``unit`` (n,) of int: the exchangeable unit of each trial (its stimulus, for
+    ``generalize="stimuli"``): labels are then permuted between whole units, so a unit's trials
+    keep one label; ``None``: between single trials.
+    """
     rng = np.random.default_rng([int(seed), 1])  # a stream apart from the folds' seed
     out = np.empty((1 + n_permutations, len(y)), dtype=y.dtype)
     out[0] = y
-    members = [np.flatnonzero(fold == f) for f in range(n_folds)]
+    if unit is None:
+        members = [np.flatnonzero(fold == f) for f in range(n_folds)]
+        for i in range(1, n_permutations + 1):
+            for idx in members:
+                out[i, idx] = y[idx[rng.permutation(len(idx))]]
+        return out
+    groups = []
+    for f in range(n_folds):
+        units = np.unique(unit[fold == f])
+        first = np.array([np.flatnonzero(unit == u)[0] for u in units])
+        groups.append((units, y[first]))
     for i in range(1, n_permutations + 1):
-        for idx in members:
-            out[i, idx] = y[idx[rng.permutation(len(idx))]]
+        for units, unit_labels in groups:
+            shuffled = unit_labels[rng.permutation(len(units))]
+            out[i, np.isin(unit, units)] = shuffled[np.searchsorted(units, unit[np.isin(unit, units)])]
     return out
 
 
@@ -152,7 +177,8 @@ def _correct_counts(x: np.ndarray, labels: np.ndarray, fold: np.ndarray, n_folds
 
 def decode_time_resolved(neural: xr.DataArray, *, label: str = "category", region: str | None = None,
                          n_folds: int = 5, n_permutations: int = 200, seed: int = 0, classifier: Any = None,
-                         alpha: float = 0.05, min_consecutive: int = 2, progress: bool = False) -> xr.Dataset:
+                         alpha: float = 0.05, min_consecutive: int = 2, generalize: str = "trials",
+                         progress: bool = False) -> xr.Dataset:
     """Cross-validated decoding of ``label`` from the population response in every time bin.
 
     See the module docstring for the folds, the classifier, the permutation test, the max-statistic
@@ -180,6 +206,15 @@ def decode_time_resolved(neural: xr.DataArray, *, label: str = "category", regio
         ``null_low``/``null_high`` are the ``alpha / 2`` and ``1 - alpha / 2`` quantiles.
     min_consecutive : int
         Significant bins in a row that make an onset (default 2).
+    generalize : {"trials", "stimuli"}
+        What the test folds hold out. ``"trials"`` (default; the usual design for pseudo-populations,
+        e.g. Meyers 2013): stratified folds over trials, so other trials of a test stimulus are in
+        training -- the label's information *given the stimuli seen in training*; when a class
+        holds several stimuli, decoding the stimulus alone already decodes the label this way.
+        ``"stimuli"``: folds grouped by ``stimulus_id`` (``StratifiedGroupKFold``) and labels
+        permuted between whole stimuli -- generalisation to stimuli never seen in training (e.g.
+        an object at a position not trained on); every class needs ``n_folds`` stimuli and every
+        stimulus one label.
     progress : bool
         A progress bar over bins.
 
@@ -197,7 +232,8 @@ def decode_time_resolved(neural: xr.DataArray, *, label: str = "category", regio
     attrs: ``onset_ms`` (NaN when none), ``onset_bin`` (-1 when none), ``peak_accuracy``,
     ``peak_ms`` (start of the best bin), ``chance`` (``1 / n_classes``), ``classes``, ``label``,
     ``region`` (``"all"`` for every neuroid), ``n_trials``, ``n_neuroids``, ``threshold_corrected``
-    (the ``1 - alpha`` quantile of the null maximum over bins) and the settings.
+    (a null maximum over bins: a bin is ``significant`` exactly when its accuracy exceeds it) and
+    the settings.
 
     Raises
     ------
@@ -217,14 +253,32 @@ def decode_time_resolved(neural: xr.DataArray, *, label: str = "category", regio
         few = {str(c): int(k) for c, k in zip(classes, counts) if k < n_folds}
         raise ValueError(f"every class of {label!r} needs at least n_folds={n_folds} trials for stratified folds; "
                          f"too few: {few}")
+    if generalize not in ("trials", "stimuli"):
+        raise ValueError(f"generalize must be 'trials' or 'stimuli', got {generalize!r}")
     order = _canonical_order(neural, labels)
     y = np.searchsorted(classes, labels.astype(str)[order])
     x = np.asarray(neural.values, dtype=np.float64)[order]  # (trial, neuroid, time_bin)
     fold = np.empty(len(y), dtype=int)
-    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    for f, (_, test) in enumerate(splitter.split(np.zeros((len(y), 1)), y)):
+    unit = None
+    if generalize == "stimuli":
+        sids, unit = np.unique(stimulus_ids(neural)[order], return_inverse=True)
+        per_stim = {int(u): set(y[unit == u].tolist()) for u in np.unique(unit)}
+        mixed = [str(sids[u]) for u, ys in per_stim.items() if len(ys) > 1]
+        if mixed:
+            raise ValueError(f"generalize='stimuli' needs one {label!r} per stimulus; stimuli with several: "
+                             f"{mixed[:5]}")
+        stim_per_class = np.bincount([next(iter(ys)) for ys in per_stim.values()], minlength=len(classes))
+        if stim_per_class.min() < n_folds:
+            few = {str(c): int(k) for c, k in zip(classes, stim_per_class) if k < n_folds}
+            raise ValueError(f"generalize='stimuli' needs at least n_folds={n_folds} stimuli per class of "
+                             f"{label!r}; too few: {few} (use fewer folds)")
+        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        splits = splitter.split(np.zeros((len(y), 1)), y, groups=unit)
+    else:
+        splits = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(np.zeros((len(y), 1)), y)
+    for f, (_, test) in enumerate(splits):
         fold[test] = f
-    perm_labels = _permuted_labels(y, fold, n_folds, n_permutations, seed)
+    perm_labels = _permuted_labels(y, fold, n_folds, n_permutations, seed, unit)
     n_bins = neural.sizes[TIME_BIN]
     correct = np.empty((1 + n_permutations, n_folds, n_bins), dtype=np.int64)
     for b in tqdm(range(n_bins), desc=f"decoding {label}", disable=not progress, leave=False):
@@ -236,6 +290,11 @@ def decode_time_resolved(neural: xr.DataArray, *, label: str = "category", regio
     null_max = null.max(axis=1)
     p_corr = (1.0 + (null_max[:, None] >= acc[None] - 1e-12).sum(axis=0)) / (1.0 + n_permutations)
     significant = p_corr <= alpha
+    # the decision threshold: a bin is significant iff its accuracy exceeds the (h + 1)-th largest
+    # null maximum, h = the most null maxima at or above it that still give p_corrected <= alpha
+    # (an interpolated 1 - alpha quantile lies below that value and disagrees with `significant`)
+    allowed = int(np.flatnonzero((1.0 + np.arange(n_permutations + 1)) / (1.0 + n_permutations) <= alpha).max())
+    threshold = float(np.sort(null_max)[::-1][allowed])
     starts = np.asarray(neural.coords[TIME_BIN_START].values, dtype=float)
     onset_ms, onset_bin = decoding_onset(significant, starts, min_consecutive)
     peak = int(np.argmax(acc))
@@ -259,9 +318,14 @@ def decode_time_resolved(neural: xr.DataArray, *, label: str = "category", regio
         seed=int(seed), alpha=float(alpha), min_consecutive=int(min_consecutive),
         classifier="shrinkage LDA (Ledoit-Wolf), closed form" if classifier is None else repr(classifier),
         features="standardised per fold with the training trials' mean and SD",
-        folds="StratifiedKFold over trials by label (shuffle=True, random_state=seed)",
-        permutation_scheme=PERMUTATION_SCHEME, correction=CORRECTION,
-        threshold_corrected=float(np.quantile(null_max, 1 - alpha)),
+        generalize=generalize,
+        folds=("StratifiedKFold over trials by label" if generalize == "trials" else
+               "StratifiedGroupKFold by label, grouped by stimulus_id (test stimuli never in training)")
+        + " (shuffle=True, random_state=seed)",
+        permutation_scheme=PERMUTATION_SCHEME if generalize == "trials" else
+        "labels permuted between whole stimuli within each fold, the same permutations for every bin",
+        correction=CORRECTION,
+        threshold_corrected=threshold,
         onset_ms=onset_ms, onset_bin=onset_bin, peak_accuracy=float(acc[peak]), peak_ms=float(starts[peak]))
     log.info("decoding %s: peak %.3f at %g ms (chance %.3f), onset %s ms", label, acc[peak], starts[peak],
              1.0 / len(classes), onset_ms)

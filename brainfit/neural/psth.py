@@ -13,11 +13,14 @@ from brainfit.neural._common import presentation_coord, region_names, restrict_r
 __all__ = ["psth"]
 
 
-def psth(neural: xr.DataArray, *, by: str | None = "category", region: str | None = None) -> xr.Dataset:
+def psth(neural: xr.DataArray, *, by: str | None = "category", region: str | None = None,
+         per_second: bool = True) -> xr.Dataset:
     """Mean firing rate (spikes/s) per group of trials, region and time bin, with its SEM over neuroids.
 
-    The values are read as spike counts per bin and turned into rates by dividing by the bin
-    width in seconds: ``rate = count / ((time_bin_end - time_bin_start) / 1000)``.
+    With ``per_second`` (default) the values are read as spike counts per bin and turned into
+    rates by dividing by the bin width in seconds: ``rate = count / ((time_bin_end -
+    time_bin_start) / 1000)``. Data that are already rates (or any other response measure) need
+    ``per_second=False``: the values are averaged as they are (``rate`` attr ``units="as given"``).
 
     Parameters
     ----------
@@ -54,7 +57,9 @@ def psth(neural: xr.DataArray, *, by: str | None = "category", region: str | Non
         restrict_region(neural, r)  # an unknown region fails here, naming those present
     width_s = (np.asarray(neural.coords[TIME_BIN_END].values, float)
                - np.asarray(neural.coords[TIME_BIN_START].values, float)) / 1000.0
-    values = np.asarray(neural.values, dtype=np.float64) / width_s  # (presentation, neuroid, bin) in spikes/s
+    values = np.asarray(neural.values, dtype=np.float64)  # (presentation, neuroid, bin)
+    if per_second:
+        values = values / width_s  # counts -> spikes/s
     if groups is None:
         names, rows = ["all"], [np.ones(neural.sizes[PRESENTATION], dtype=bool)]
     else:
@@ -82,8 +87,9 @@ def psth(neural: xr.DataArray, *, by: str | None = "category", region: str | Non
         ds = ds.squeeze("group", drop=True)
     else:
         ds["n_trials"] = (by, np.array([int(s.sum()) for s in rows]))
-    ds["rate"].attrs["units"] = ds["sem"].attrs["units"] = "spikes/s"
+    ds["rate"].attrs["units"] = ds["sem"].attrs["units"] = "spikes/s" if per_second else "as given"
     ds.attrs.update(analysis="psth", by="none" if by is None else by,
                     sem="over neuroids, of each neuroid's trial-averaged rate (ddof=1)",
-                    rate="spike count per bin / bin width in s, averaged over trials and neuroids")
+                    rate=("spike count per bin / bin width in s" if per_second else "the values as given")
+                    + ", averaged over trials and neuroids")
     return ds

@@ -77,7 +77,8 @@ def plot_decoding_timecourse(result: xr.Dataset, *, ax: Any = None, label: str |
     ax.set_ylabel("decoding accuracy")
     region = result.attrs.get("region")
     source = "" if not region else " from all neuroids" if region == "all" else f" from {region}"
+    held_out = {"trials": ", held-out trials", "stimuli": ", held-out stimuli"}.get(result.attrs.get("generalize"), "")
     if what or source:
-        ax.set_title(f"decoding {what}{source}".replace("  ", " "), fontsize=10)
+        ax.set_title(f"decoding {what}{source}{held_out}".replace("  ", " "), fontsize=10)
     ax.legend(fontsize=7, frameon=False, loc="best")
     return ax

@@ -2,39 +2,34 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from brainfit.assembly import NEUROID, PRESENTATION, REGION, REPETITION, validate_neural
+from brainfit.assembly import NEUROID, REGION, REPETITION, validate_neural
 from brainfit.plots._base import _axes, _bin_centres, _region_mask
 
 __all__ = ["plot_psth", "plot_reliability"]
 
 
-def _presentation_coord(neural: xr.DataArray, by: str) -> np.ndarray:
-    coords = [k for k, c in neural.coords.items() if c.dims == (PRESENTATION,)]
-    if by not in coords:
-        raise ValueError(f"coord {by!r} is not a presentation coord of neural; presentation coords: {sorted(coords)}")
-    return np.asarray(neural.coords[by].values)
-
-
-def plot_psth(neural: xr.DataArray, *, region: str | None = None, by: str | None = None, ax: Any = None) -> Any:
+def plot_psth(neural: xr.DataArray | xr.Dataset, *, region: str | None = None, by: str | None = None,
+              ax: Any = None) -> Any:
     """Mean response per time bin over presentations and neuroids, SEM over neuroids as a band.
 
     Parameters
     ----------
-    neural : DataArray (presentation x neuroid x time_bin)
+    neural : DataArray (presentation x neuroid x time_bin), or a :func:`brainfit.neural.psth` Dataset
         A neural assembly (single trials or averaged), coords ``time_bin_start``/``time_bin_end``
-        and, to select a region, ``region`` on ``neuroid``.
+        and, to select a region, ``region`` on ``neuroid``: its values are averaged as they are
+        (``psth(..., per_second=False)``). Or the Dataset that :func:`brainfit.neural.psth`
+        returned (e.g. in spikes/s), drawn as it is.
     region : str, optional
         Neuroids of this region (default: all).
     by : str, optional
         A presentation coord (``"category"``, ``"variation"``...): one line per value, each the
-        mean over that value's presentations.
+        mean over that value's presentations (ignored for a psth Dataset, which is grouped already).
     ax : matplotlib Axes, optional
 
     Returns
@@ -50,29 +45,48 @@ def plot_psth(neural: xr.DataArray, *, region: str | None = None, by: str | None
         For an invalid assembly, an unknown region (listing those present) or an unknown ``by``
         coord (listing the presentation coords).
     """
-    neural = validate_neural(neural, name="neural")
-    keep = _region_mask(neural, region, "neural")
-    groups: list[tuple[str | None, np.ndarray]]
-    if by is None:
-        groups = [(None, np.ones(neural.sizes[PRESENTATION], dtype=bool))]
+    from brainfit.neural import psth
+
+    if isinstance(neural, xr.Dataset):
+        ds = neural
+        if "rate" not in ds or "sem" not in ds:
+            raise ValueError("a Dataset given to plot_psth must be brainfit.neural.psth's (variables 'rate', 'sem')")
+        if region is not None:
+            present = [str(r) for r in ds.coords[REGION].values]
+            if region not in present:
+                raise ValueError(f"region {region!r} not in the psth; regions present: {present}")
+            ds = ds.sel({REGION: region})
+        elif ds.sizes.get(REGION, 1) > 1:
+            raise ValueError(f"the psth has several regions {[str(r) for r in ds.coords[REGION].values]}: give region=")
+        else:
+            ds = ds.isel({REGION: 0}) if REGION in ds.dims else ds
+        group = ds.attrs.get("by", "none")
+        units = ds["rate"].attrs.get("units", "as given")
     else:
-        values = _presentation_coord(neural, by)
-        groups = [(f"{by}={v}", values == v) for v in dict.fromkeys(values.tolist())]
-    t = _bin_centres(neural, "neural")
-    x = neural.values[:, keep].astype(np.float64)  # (presentation, neuroid, time_bin)
-    n = int(keep.sum())
+        if isinstance(neural, xr.DataArray) and NEUROID in neural.dims:
+            _region_mask(neural, region, "neural")  # an unknown region is named as in every figure
+            if region is None and REGION in neural.coords:  # all neuroids as one group
+                neural = neural.drop_vars(REGION)
+        ds = psth(neural, by=by, region=region, per_second=False)
+        if REGION in ds.dims:
+            ds = ds.isel({REGION: 0})
+        group = "none" if by is None else by
+        units = None
+    t = _bin_centres(ds, "psth")
+    lines = ([(None, ds)] if group == "none" else
+             [(f"{group}={v}", ds.sel({group: v})) for v in ds.coords[group].values])
     ax = _axes(ax, (5, 3.5))
-    for label, rows in groups:
-        per_neuroid = x[rows].mean(axis=0)  # (neuroid, time_bin)
-        mean = per_neuroid.mean(axis=0)
+    for label, part in lines:
+        mean, sem = part["rate"].values, part["sem"].values
         line, = ax.plot(t, mean, marker="o", ms=3, label=label)
-        if n > 1:
-            sem = per_neuroid.std(axis=0, ddof=1) / np.sqrt(n)
+        if np.isfinite(sem).any():
             ax.fill_between(t, mean - sem, mean + sem, color=line.get_color(), alpha=0.2, lw=0)
+    n = int(ds["n_neuroids"].values)
     ax.set_xlabel("time after stimulus onset (ms)")
-    ax.set_ylabel("mean response (band: SEM over neuroids)")
+    ax.set_ylabel("mean response (band: SEM over neuroids)" if units in (None, "as given")
+                  else f"{units} (band: SEM over neuroids)")
     ax.set_title(f"{region if region is not None else 'all neuroids'} (n={n})", fontsize=10)
-    if by is not None:
+    if group != "none":
         ax.legend(fontsize=7, frameon=False, loc="best")
     return ax
 
@@ -141,19 +155,18 @@ def _draw_reliability(ceiling: xr.DataArray, regions: Sequence[str] | None, corr
     if regions is None:
         regions = (list(dict.fromkeys(np.asarray(ceiling.coords[REGION].values).astype(str).tolist()))
                    if REGION in ceiling.coords else [None])
-    masks = {r: _region_mask(ceiling, r, "ceiling") for r in regions}
-    values = ceiling.values if corrected else ceiling.coords["split_half_r"].transpose(NEUROID, ...).values
+    from brainfit.neural import region_summary
+
+    for r in regions:  # an unknown region is named as in every figure
+        _region_mask(ceiling, r, "ceiling")
+    values = ceiling if corrected else ceiling.copy(data=ceiling.coords["split_half_r"].transpose(NEUROID, ...).values)
+    summary = region_summary(values.drop_vars("split_half_r", errors="ignore"), list(regions))
     t = _bin_centres(ceiling, "ceiling")
     ax = _axes(ax, (5, 3.5))
-    for region, keep in masks.items():
-        v = values[keep]
-        with warnings.catch_warnings():  # a bin where every neuroid is NaN stays NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(v, axis=0)
-            q1, q3 = np.nanpercentile(v, [25, 75], axis=0)
-        name = region if region is not None else "all"
-        line, = ax.plot(t, med, marker="o", ms=3, label=f"{name} (n={int(keep.sum())})")
-        ax.fill_between(t, q1, q3, color=line.get_color(), alpha=0.2, lw=0)
+    for j, name in enumerate(summary.coords["summary_region"].values):
+        part = summary.isel(summary_region=j)
+        line, = ax.plot(t, part["median"].values, marker="o", ms=3, label=f"{name} (n={int(part['n_neuroids'])})")
+        ax.fill_between(t, part["q25"].values, part["q75"].values, color=line.get_color(), alpha=0.2, lw=0)
     ax.axhline(0.0, color="0.6", lw=0.8)
     ax.set_xlabel("time after stimulus onset (ms)")
     ax.set_ylabel("split-half reliability" + (" (Spearman-Brown)" if corrected else " r (uncorrected)"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from brainfit.assembly import neural_assembly
 from brainfit.compare import ComparisonSettings, compare_models, leaderboard

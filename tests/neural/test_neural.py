@@ -240,3 +240,118 @@ def test_reliability_needs_single_trials():
     neural = make_trials(n_reps=4, n_bins=2, seed=0)
     with pytest.raises(ValueError, match="neural has no 'repetition' coord: split-half reliability needs single"):
         split_half_reliability(average_repetitions(neural))
+
+
+# ----------------------------------------------------------------------------- review additions
+
+
+def test_lda_uses_only_the_training_trials():
+    """No test-set leak: standardisation and shrinkage come from the training rows alone, so the
+    prediction of a test row does not depend on the other test rows."""
+    rng = np.random.default_rng(7)
+    y = np.repeat(np.arange(3), 20)
+    x = rng.standard_normal((60, 12)) * rng.uniform(0.5, 3, 12) + rng.standard_normal((3, 12))[y] + 2
+    test = rng.standard_normal((25, 12)) * 5 + 10  # far from the training mean and SD
+    labelings = np.stack([y, rng.permutation(y)])
+    pred, lam = _lda.lda_predict(x, labelings, test, 3)
+    for i in (0, 7, 24):
+        one, lam_one = _lda.lda_predict(x, labelings, test[i:i + 1], 3)
+        np.testing.assert_array_equal(one[:, 0], pred[:, i])
+        np.testing.assert_array_equal(lam_one, lam)
+    xs, ts = _lda.standardize(x, test)
+    np.testing.assert_allclose(xs.mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(xs.std(0), 1)
+    np.testing.assert_allclose(ts, (test - x.mean(0)) / x.std(0))
+
+
+def test_labels_are_permuted_within_folds():
+    y = np.repeat(np.arange(3), 10)
+    fold = np.tile(np.arange(5), 6)
+    perm = decoding_module._permuted_labels(y, fold, 5, 50, seed=0)
+    assert perm.shape == (51, 30)
+    np.testing.assert_array_equal(perm[0], y)
+    for f in range(5):
+        want = np.sort(y[fold == f])
+        for row in perm:
+            np.testing.assert_array_equal(np.sort(row[fold == f]), want)  # each fold keeps its labels
+    assert len({row.tobytes() for row in perm[1:]}) > 40  # and they are shuffled
+
+
+def test_the_same_permutations_serve_every_bin():
+    """Identical bins get identical nulls; so the max over bins is each bin's null and p_corrected = p."""
+    neural = make_trials(n_classes=3, n_reps=12, n_neur=6, n_bins=1, onset_bin=0, effect=0.5, seed=8)
+    neural = neural.isel(time_bin=[0, 0, 0]).assign_coords(time_bin_start=("time_bin", [0.0, 10.0, 20.0]),
+                                                          time_bin_end=("time_bin", [10.0, 20.0, 30.0]))
+    res = decode_time_resolved(neural, n_permutations=40)
+    null = res.null_accuracy.values
+    assert null.std() > 0
+    np.testing.assert_array_equal(null, np.repeat(null[:, :1], 3, axis=1))
+    np.testing.assert_array_equal(res.p_corrected.values, res.p.values)
+
+
+def test_threshold_corrected_is_the_decision_threshold():
+    neural = make_trials(onset_bin=3, effect=0.35, n_bins=10, seed=11)
+    for n_perm in (19, 40, 100):
+        res = decode_time_resolved(neural, n_permutations=n_perm, seed=1)
+        acc, thr = res.accuracy.values, res.attrs["threshold_corrected"]
+        np.testing.assert_array_equal(res.significant.values, acc > thr + 1e-12)
+        # it is a null maximum: a bin at exactly that accuracy is not significant
+        assert np.isclose(res.null_accuracy.values.max(1), thr).any()
+
+
+def test_decoding_onset_bad_input():
+    with pytest.raises(ValueError, match=r"significant has shape \(3,\) but starts has shape \(2,\)"):
+        decoding_onset(np.ones(3, bool), np.arange(2.0))
+
+
+def _stimulus_patterns_only(n_classes=4, stim_per_class=5, n_reps=8, n_neur=20, n_bins=4, seed=3):
+    """Every stimulus has its own response pattern and the category none: categories are nested labels."""
+    rng = np.random.default_rng(seed)
+    n_stim = n_classes * stim_per_class
+    stim = np.repeat(np.arange(n_stim), n_reps)
+    values = 5.0 + rng.standard_normal((len(stim), n_neur, n_bins)) + 1.5 * rng.standard_normal((n_stim, n_neur))[stim][:, :, None]
+    starts = np.arange(n_bins) * 10.0
+    return neural_assembly(values, stimulus_id=[f"s{i:02d}" for i in stim], repetition=np.tile(np.arange(n_reps), n_stim),
+                           neuroid_id=[f"n{i}" for i in range(n_neur)], region="IT", time_bin_start=starts,
+                           time_bin_end=starts + 10.0,
+                           presentation_coords={"category": np.array([f"c{s // stim_per_class}" for s in stim])})
+
+
+def test_held_out_stimuli_do_not_decode_a_label_the_stimuli_alone_carry():
+    neural = _stimulus_patterns_only()
+    trials = decode_time_resolved(neural, label="category", n_folds=5, n_permutations=99, seed=0)
+    stimuli = decode_time_resolved(neural, label="category", n_folds=5, n_permutations=99, seed=0,
+                                   generalize="stimuli")
+    # held-out trials of seen stimuli: the stimulus identity gives the category away
+    assert trials.attrs["generalize"] == "trials" and trials["significant"].all()
+    # held-out stimuli: nothing generalises, so nothing is significant and accuracy is near chance
+    assert stimuli.attrs["generalize"] == "stimuli" and not stimuli["significant"].any()
+    assert np.isnan(stimuli.attrs["onset_ms"]) and abs(float(stimuli["accuracy"].mean()) - 0.25) < 0.1
+
+
+def test_held_out_stimuli_folds_and_permutations_keep_stimuli_whole():
+    neural = make_trials(n_classes=3, stim_per_class=4, n_reps=6, onset_bin=3, n_bins=6)
+    res = decode_time_resolved(neural, label="category", n_folds=4, n_permutations=99, seed=1, generalize="stimuli")
+    assert res.attrs["onset_ms"] == 10.0  # bin 3 starts at 10 ms: the class patterns generalise to new stimuli
+    order = decoding_module._canonical_order(neural, np.asarray(neural.coords["category"].values))
+    sids = np.asarray(neural.coords["stimulus_id"].values)[order]
+    y = np.searchsorted(np.unique(neural.coords["category"].values), np.asarray(neural.coords["category"].values)[order])
+    unit = np.unique(sids, return_inverse=True)[1]
+    fold = np.array([u % 4 for u in unit])
+    perm = decoding_module._permuted_labels(y, fold, 4, 20, seed=0, unit=unit)
+    for row in perm:
+        for u in np.unique(unit):
+            assert len(set(row[unit == u].tolist())) == 1  # a stimulus's trials keep one label
+        for f in range(4):
+            np.testing.assert_array_equal(np.bincount(row[fold == f], minlength=3), np.bincount(y[fold == f], minlength=3))
+
+
+def test_held_out_stimuli_bad_input():
+    neural = make_trials(n_classes=3, stim_per_class=2, n_reps=6)
+    with pytest.raises(ValueError, match=r"needs at least n_folds=3 stimuli per class of 'category'; too few: "
+                                         r"\{'c0': 2, 'c1': 2, 'c2': 2\} \(use fewer folds\)"):
+        decode_time_resolved(neural, label="category", n_folds=3, generalize="stimuli")
+    with pytest.raises(ValueError, match="one 'size' per stimulus; stimuli with several"):
+        decode_time_resolved(neural, label="size", n_folds=2, generalize="stimuli")
+    with pytest.raises(ValueError, match="generalize must be 'trials' or 'stimuli', got 'images'"):
+        decode_time_resolved(neural, generalize="images")

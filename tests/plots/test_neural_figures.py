@@ -57,7 +57,7 @@ def test_psth_by_category_draws_one_line_per_value(neural):
 def test_psth_bad_input(neural):
     with pytest.raises(ValueError, match=r"region 'V1' not in neural; regions: \['IT', 'V4'\]"):
         plot_psth(neural, region="V1")
-    with pytest.raises(ValueError, match=r"coord 'variation' is not a presentation coord of neural; presentation "
+    with pytest.raises(ValueError, match=r"by 'variation' is not a presentation coord of neural; presentation "
                                          r"coords: \['category', 'repetition', 'stimulus_id'\]"):
         plot_psth(neural, by="variation")
     with pytest.raises(ValueError, match="neural is missing coord 'time_bin_start'"):
@@ -95,3 +95,16 @@ def test_reliability_needs_single_trials(neural):
         plot_reliability(average_repetitions(neural))
     with pytest.raises(ValueError, match=r"region 'V1' not in neural; regions: \['IT', 'V4'\]"):
         plot_reliability(neural, regions=["V1"], n_splits=2)
+
+
+def test_psth_dataset_is_drawn_as_it_is(neural):
+    from brainfit.neural import psth
+
+    rates = psth(neural, by="category")  # spikes/s, per region
+    ax = plot_psth(rates, region="IT")
+    assert len(ax.lines) == 3 and ax.get_ylabel().startswith("spikes/s")
+    for line in ax.lines:
+        value = line.get_label().split("=", 1)[1]
+        np.testing.assert_allclose(line.get_ydata(), rates["rate"].sel(category=value, region="IT").values)
+    with pytest.raises(ValueError, match=r"the psth has several regions \['V4', 'IT'\]: give region="):
+        plot_psth(rates)

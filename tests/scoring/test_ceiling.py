@@ -7,8 +7,8 @@ import pytest
 import scipy.stats
 
 from brainfit.assembly import neural_assembly
-from brainfit.scoring import ceiled_score, fit_and_score, split_half_ceiling, split_half_masks
-from scoring_world import acts, make_world
+from brainfit.scoring import ceiled_score, split_half_ceiling, split_half_masks
+from scoring_world import make_world
 
 
 def test_ceiled_score_convention():

@@ -21,7 +21,6 @@ from brainfit.training import (
     train,
 )
 from brainfit.training.data import (
-    ClassificationData,
     augment_batch,
     epoch_batches,
     train_val_split,
