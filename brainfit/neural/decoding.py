@@ -245,6 +245,10 @@ def decode_time_resolved(neural: xr.DataArray, *, label: str = "category", regio
     neural = validate_neural(neural, name="neural")
     _check_settings(n_folds, n_permutations, alpha, min_consecutive)
     labels = presentation_coord(neural, label, "label")
+    missing = [i for i, v in enumerate(labels.tolist()) if v is None or (isinstance(v, float) and np.isnan(v))]
+    if missing:
+        raise ValueError(f"label {label!r} is missing (None/NaN) for {len(missing)} presentation(s), e.g. index "
+                         f"{missing[:5]}: drop them before decoding")
     neural = restrict_region(neural, region)
     classes, counts = np.unique(labels.astype(str), return_counts=True)
     if len(classes) < 2:

@@ -64,7 +64,10 @@ def plot_decoding_timecourse(result: xr.Dataset, *, ax: Any = None, label: str |
     what = result.attrs.get("label", "")
     ax.plot(t, acc, marker="o", ms=3, color="C0", label=label or f"{what} accuracy".strip())
     ax.fill_between(t, result["null_low"].values, result["null_high"].values, color="0.6", alpha=0.3, lw=0,
-                    label="permutation null")
+                    label="permutation null (per bin)")
+    threshold = result.attrs.get("threshold_corrected")
+    if threshold is not None and np.isfinite(threshold):  # what the significance markers are decided against
+        ax.axhline(float(threshold), color="0.45", ls="--", lw=0.8, label="corrected threshold")
     chance = float(result.attrs["chance"])
     ax.axhline(chance, color="0.3", ls=":", lw=1, label=f"chance {chance:.3g}")
     if sig.any():

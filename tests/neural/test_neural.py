@@ -355,3 +355,11 @@ def test_held_out_stimuli_bad_input():
         decode_time_resolved(neural, label="size", n_folds=2, generalize="stimuli")
     with pytest.raises(ValueError, match="generalize must be 'trials' or 'stimuli', got 'images'"):
         decode_time_resolved(neural, generalize="images")
+
+
+def test_missing_labels_are_refused():
+    neural = make_trials(n_classes=2, n_reps=10, n_bins=2)
+    cats = np.asarray(neural.coords["category"].values).astype(object)
+    cats[[3, 7]] = None
+    with pytest.raises(ValueError, match=r"label 'category' is missing \(None/NaN\) for 2 presentation\(s\)"):
+        decode_time_resolved(neural.assign_coords(category=("presentation", cats)), n_folds=2, n_permutations=19)

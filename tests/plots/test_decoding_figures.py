@@ -89,3 +89,22 @@ def test_bad_input():
         plot_decoding_timecourse(res)
     with pytest.raises(ValueError, match="result is missing coord"):
         plot_decoding_timecourse(result().drop_vars("time_bin_end"))
+
+
+def test_corrected_threshold_is_drawn():
+    from brainfit.neural import decode_time_resolved
+    from brainfit.assembly import neural_assembly
+    from brainfit.plots import plot_decoding_timecourse
+
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal((40, 6, 3))
+    cats = np.repeat(["a", "b"], 20)
+    values[cats == "a", :, 2] += 2.0
+    neural = neural_assembly(values, stimulus_id=[f"s{i}" for i in range(40)], neuroid_id=[f"n{i}" for i in range(6)],
+                             region="IT", time_bin_start=[0, 10, 20], time_bin_end=[10, 20, 30],
+                             presentation_coords={"category": cats})
+    res = decode_time_resolved(neural, n_folds=4, n_permutations=99)
+    ax = plot_decoding_timecourse(res)
+    (line,) = [ln for ln in ax.lines if ln.get_label() == "corrected threshold"]
+    assert line.get_ydata()[0] == pytest.approx(res.attrs["threshold_corrected"])
+    assert bool(res["significant"].values[2]) and res["accuracy"].values[2] > res.attrs["threshold_corrected"]
