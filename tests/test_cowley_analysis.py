@@ -37,14 +37,16 @@ def test_shipped_config_is_valid_and_names_every_model(script):
 
 def test_bad_config_names_every_problem(script, tmp_path):
     d = yaml.safe_load(CONFIG.read_text())
-    d.update(n_folds=1, projection_width="wide", pairs=[["convrnn_rgc", "nope"]], window_ms=[100, 0])
+    d.update(n_folds=1, projection_width="wide", pairs=[["convrnn_rgc", "nope"]], window_ms=[100, 0],
+             sessions="some", ridge_log10_alphas=[3, 1])
     d["models"] = d["models"] + [d["models"][0]]
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(d))
     with pytest.raises(ConfigError) as err:
         script.Config.load(path)
     msg = str(err.value)
-    for part in ("n_folds=1", "projection_width='wide'", "unique keys", "['convrnn_rgc', 'nope']", "window_ms=[100.0, 0.0]"):
+    for part in ("n_folds=1", "projection_width='wide'", "unique keys", "['convrnn_rgc', 'nope']", "window_ms=[100, 0]",
+                 "sessions='some'", "ridge_log10_alphas=[3, 1]"):
         assert part in msg, (part, msg)
 
 

@@ -80,9 +80,19 @@ class Config:
         bad = [p for p in pairs if len(p) != 2 or not set(p) <= set(keys)]
         if bad:
             problems.append(f"pairs {[list(p) for p in bad]}: each must be [model key, control key] of listed models")
-        window = tuple(float(x) for x in d.get("window_ms", (0, 100)))
+        try:
+            window = tuple(float(x) for x in d.get("window_ms", (0, 100)))
+        except (TypeError, ValueError):
+            window = ()
         if len(window) != 2 or not window[0] < window[1]:
-            problems.append(f"window_ms={list(window)} (expected [start, end] with start < end)")
+            problems.append(f"window_ms={d.get('window_ms')!r} (expected [start, end] in ms with start < end)")
+        sessions = d.get("sessions", "all")
+        if sessions != "all" and not (isinstance(sessions, list) and sessions):
+            problems.append(f"sessions={sessions!r} (expected 'all' or a list of session names)")
+        lo_hi = d.get("ridge_log10_alphas", [-2, 10])
+        if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and all(isinstance(k, int) for k in lo_hi)
+                and lo_hi[0] < lo_hi[1]):
+            problems.append(f"ridge_log10_alphas={lo_hi!r} (expected [lo, hi], integers with lo < hi)")
         if problems:
             raise ConfigError(f"invalid config {path}: " + "; ".join(problems), problems)
         return cls(**{**d, **values, "models": tuple(models), "pairs": pairs, "window_ms": window,

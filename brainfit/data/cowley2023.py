@@ -124,6 +124,9 @@ def load_cowley2023(session: str = "210325", *, trials: bool | None = None, wind
     if not trials:
         return stimuli, neural_assembly(avg.T[:, :, None], stimulus_id=ids, attrs={**attrs, "trials": False}, **common)
     raw = np.load(raw_path, allow_pickle=False)  # (neurons, images, repeats), NaN-padded
+    if raw.ndim != 3 or raw.shape[:2] != avg.shape:
+        raise ValueError(f"{raw_path}: expected (neurons, images, repeats) = ({n_neurons}, {n_images}, R) like the "
+                         f"repeat-averaged file, got shape {raw.shape}")
     valid = ~np.isnan(raw[0])  # the padding is identical for every neuron
     img, rep = np.nonzero(valid)
     values = raw[:, img, rep].T[:, :, None]

@@ -110,3 +110,12 @@ def test_sessions_are_discovered_from_the_files(tmp_path):
     assert abs(int(stimuli.load_image("230102_0003")[0, 0, 0]) - 40) <= 3  # image0003 -> stimulus 3
     with pytest.raises(ValueError, match=r"session '230103' not found .* sessions present: \['230101', '230102'\]"):
         load_dataset("cowley2023_v4", session="230103", data_root=str(root))
+
+
+def test_single_trials_that_do_not_fit_the_averages_are_refused(tmp_path):
+    root = _fake_root(tmp_path, {"230101": (3, 4)})
+    (root / "cowley2023_v4" / "responses_raw").mkdir()
+    np.save(root / "cowley2023_v4" / "responses_raw" / "responses_230101.npy", np.ones((3, 5, 2)))
+    with pytest.raises(ValueError, match=r"expected \(neurons, images, repeats\) = \(3, 4, R\) like the "
+                                         r"repeat-averaged file, got shape \(3, 5, 2\)"):
+        load_dataset("cowley2023_v4", session="230101", data_root=str(root))
