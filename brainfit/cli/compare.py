@@ -80,12 +80,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from brainfit._io import atomic_write_json
     from brainfit.compare import ComparisonSettings
     from brainfit.report import provenance, write_comparison, write_report
+    from brainfit.scoring import has_ceiling
 
     windows = _windows(args.window)
     scores, fits, models = collect_scores(args.scores)
     metric = args.metric
     if metric is None:  # ceiled scores, unless the data had no single trials (no ceiling: raw r)
-        no_ceiling = any(ds.attrs.get("ceiling_source") == "none" for by in scores.values() for ds in by.values())
+        no_ceiling = any(not has_ceiling(ds) for by in scores.values() for ds in by.values())
         metric = "r" if no_ceiling else "ceiled"
     settings = ComparisonSettings(metric=metric, n_permutations=args.n_permutations,
                                   n_bootstrap=args.n_bootstrap, alpha=args.alpha, cluster_alpha=args.cluster_alpha,

@@ -33,7 +33,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from brainfit.device import resolve_device
     from brainfit.mapping import RidgeMapping, Splits, make_splits
     from brainfit.report import dataset_sha256
-    from brainfit.scoring import fit_model, save_scores
+    from brainfit.scoring import fit_model, has_ceiling, save_scores
     from brainfit.temporal import TemporalMap
 
     device = resolve_device(args.device)  # bad options fail before anything is loaded or written
@@ -92,7 +92,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     written.append(save_scores(fit, out / "scores" / f"{name}_layers.nc"))
     print(f"{name} ({info['weights']}, {kind} map) on {args.dataset} in {time.perf_counter() - t0:.0f} s:")
     for region, ds in by_region.items():
-        what = "r" if ds.attrs.get("ceiling_source") == "none" else "ceiled"  # no single trials: no ceiling
+        what = "ceiled" if has_ceiling(ds) else "r"  # no single trials: no ceiling
         med = ds[f"median_{what}"].values
         print(f"  {region}: median {'raw r (no ceiling: no single trials)' if what == 'r' else 'ceiled score'} "
               f"{float(_nanmean(med)):.3f} (mean over bins), layer(s) chosen on training folds "

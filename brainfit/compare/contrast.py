@@ -28,7 +28,7 @@ from brainfit.compare.resample import (
     resampled_medians,
     stimulus_weights,
 )
-from brainfit.scoring import median_over
+from brainfit.scoring import has_ceiling, median_over
 
 __all__ = ["Comparison", "ComparisonSettings", "compare_models", "compare_pairs"]
 
@@ -120,7 +120,7 @@ def compare_models(a: xr.Dataset, b: xr.Dataset, settings: ComparisonSettings | 
     """
     s = ComparisonSettings(**{**(settings.to_dict() if settings else {}), **overrides})
     check_paired(a, b)
-    if s.metric == "ceiled" and "none" in (a.attrs.get("ceiling_source"), b.attrs.get("ceiling_source")):
+    if s.metric == "ceiled" and not (has_ceiling(a) and has_ceiling(b)):
         raise ValueError("these scores have no ceiling (data without single trials), so their ceiled scores are NaN: "
                          "compare raw r (metric='r')")
     pa = paired_arrays(a, b, s.metric)

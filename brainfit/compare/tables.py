@@ -22,6 +22,7 @@ import xarray as xr
 
 from brainfit.assembly import TIME_BIN, TIME_BIN_END, TIME_BIN_START
 from brainfit.compare.paired import check_scores, has_predictions
+from brainfit.scoring import has_ceiling
 from brainfit.compare.resample import (
     neuroid_resampled_medians,
     percentile_ci,
@@ -143,7 +144,7 @@ def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
             if missing:
                 raise ValueError(f"scores[{model!r}][{region!r}] has no {missing}: pass score Datasets from "
                                  "score_predictions / fit_model")
-            if metric == "ceiled" and ds.attrs.get("ceiling_source") == "none":
+            if metric == "ceiled" and not has_ceiling(ds):
                 raise ValueError(f"scores[{model!r}][{region!r}] have no ceiling (data without single trials), so "
                                  "their ceiled scores are NaN: rank them by raw r (metric='r')")
             starts = np.asarray(ds.coords[TIME_BIN_START].values, float)

@@ -146,15 +146,14 @@ def _permuted_labels(y: np.ndarray, fold: np.ndarray, n_folds: int, n_permutatio
             for idx in members:
                 out[i, idx] = y[idx[rng.permutation(len(idx))]]
         return out
-    groups = []
+    groups = []  # per fold: its trials, each trial's unit within the fold, and each unit's label
     for f in range(n_folds):
-        units = np.unique(unit[fold == f])
-        first = np.array([np.flatnonzero(unit == u)[0] for u in units])
-        groups.append((units, y[first]))
+        idx = np.flatnonzero(fold == f)
+        _, first, inv = np.unique(unit[idx], return_index=True, return_inverse=True)
+        groups.append((idx, inv, y[idx[first]]))
     for i in range(1, n_permutations + 1):
-        for units, unit_labels in groups:
-            shuffled = unit_labels[rng.permutation(len(units))]
-            out[i, np.isin(unit, units)] = shuffled[np.searchsorted(units, unit[np.isin(unit, units)])]
+        for idx, inv, unit_labels in groups:
+            out[i, idx] = unit_labels[rng.permutation(len(unit_labels))][inv]
     return out
 
 

@@ -36,6 +36,7 @@ from brainfit.compare import (
     per_bin_table,
     to_markdown,
 )
+from brainfit.scoring import has_ceiling
 
 __all__ = ["write_comparison", "summary_lines"]
 
@@ -49,7 +50,7 @@ _METRIC_TEXT = {"ceiled": "median ceiled score (r^2 / ceiling) over reliable sit
 
 
 def _no_ceiling(scores: Mapping[str, Mapping[str, xr.Dataset]]) -> bool:
-    return any(ds.attrs.get("ceiling_source") == "none" for by in scores.values() for ds in by.values())
+    return any(not has_ceiling(ds) for by in scores.values() for ds in by.values())
 
 
 def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Dataset]], *,

@@ -81,6 +81,7 @@ from brainfit.scoring.ceiling import (
     CEILING_CONVENTION,
     NO_CEILING_NOTE,
     ceiled_score,
+    has_ceiling,
     split_half_ceiling,
     split_half_masks,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "correlate",
     "fit_and_score",
     "fit_model",
+    "has_ceiling",
     "load_scores",
     "median_over",
     "pearson_r",

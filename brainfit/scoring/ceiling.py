@@ -33,7 +33,7 @@ from brainfit.assembly import (
 )
 from brainfit.scoring.correlation import _coords_without, _neuroid_order, pearson_r
 
-__all__ = ["CEILING_CONVENTION", "NO_CEILING_NOTE", "ceiled_score", "split_half_ceiling", "split_half_masks"]
+__all__ = ["CEILING_CONVENTION", "NO_CEILING_NOTE", "ceiled_score", "has_ceiling", "split_half_ceiling", "split_half_masks"]
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,12 @@ def split_half_ceiling(neural: xr.DataArray, *, n_splits: int = 100, seed: int =
     out.attrs.update(n_splits=int(n_splits), seed=int(seed), spearman_brown_k=res["k"],
                      n_stimuli=len(res["usable"]), convention=CEILING_CONVENTION)
     return out
+
+
+def has_ceiling(scores: xr.Dataset) -> bool:
+    """Whether a score Dataset was divided by a ceiling: False for data without single trials and
+    no given ceiling (attr ``ceiling_source="none"``; ceiled fields NaN, raw ``r`` only)."""
+    return scores.attrs.get("ceiling_source") != "none"
 
 
 def ceiled_score(r: Any, ceiling: Any) -> Any:
