@@ -12,13 +12,13 @@ import sys
 from collections.abc import Sequence
 
 from brainfit import __version__
-from brainfit.cli import compare, datasets, demo, extract, fit, models, report, train
+from brainfit.cli import compare, datasets, demo, extract, fit, models, report, train, zoo
 from brainfit.cli._common import parse_overrides
 
 __all__ = ["main", "build_parser", "parse_overrides"]
 
 # Command groups in the order `brainfit --help` lists them.
-_COMMANDS = (datasets, models, train, extract, fit, compare, report, demo)
+_COMMANDS = (datasets, models, train, extract, fit, compare, report, demo, zoo)
 
 
 def build_parser() -> argparse.ArgumentParser:

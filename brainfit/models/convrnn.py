@@ -20,7 +20,7 @@ unrolls, in training too, skip most of its convolutions.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -295,3 +295,26 @@ def _preset(cell: str, feedback: tuple = ()) -> Callable[..., ConvRNN]:
 for _cell in CELL_TYPES:
     register_model(f"convrnn_small_{_cell}")(_preset(_cell))
 register_model("convrnn_small_rgc_feedback")(_preset("rgc", (("conv5", "conv3"), ("conv4", "conv2"))))
+
+
+@register_model("convrnn_small_custom")
+def _convrnn_small_custom(cell: str | None = "rgc", feedback: Sequence[Sequence[str]] = (), width: float = 1.0,
+                          n_classes: int = 10, n_steps: int = 26, on_steps: int = 10, **kw) -> ConvRNN:
+    """The small ConvRNN with its cell type, feedback edges and width as arguments: the family a
+    zoo sweep samples (as architecture searches do).
+
+    ``cell``: one of ``CELL_TYPES``, or None for no cells; ``feedback``: ``(src, dst)`` block
+    pairs, ``src`` above ``dst``; ``width``: multiplies every block's channels (rounded, at least 1).
+    """
+    if cell is not None and cell not in CELL_TYPES:
+        raise ValueError(f"cell must be one of {list(CELL_TYPES)} or None, got {cell!r}")
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= 16:
+        raise ValueError(f"width must be a number in (0, 16], got {width!r}")
+    edges = []
+    for edge in feedback:
+        if isinstance(edge, str) or len(edge) != 2:
+            raise ValueError(f"feedback must be a list of (src, dst) block pairs, got {edge!r}")
+        edges.append((str(edge[0]), str(edge[1])))
+    spec = tuple(replace(s, channels=max(1, round(s.channels * width))) for s in SMALL_SPEC)
+    return ConvRNN(spec, cell=cell, feedback=tuple(edges), n_steps=n_steps, on_steps=on_steps, n_classes=n_classes,
+                   **kw)

@@ -74,8 +74,9 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
     regions : sequence of str, optional
         Default: the regions of the first model.
     labels : mapping ``model -> label``, optional
-    fits : mapping ``model -> Dataset``, optional
-        Per-layer :func:`~brainfit.scoring.fit_and_score` outputs: layer x bin heatmaps.
+    fits : mapping ``model -> Dataset`` or ``model -> {region -> Dataset}``, optional
+        Per-layer :func:`~brainfit.scoring.fit_and_score` outputs (one for all regions, or one per
+        region, as a zoo fits them): layer x bin heatmaps.
     neural : DataArray, optional
         The single-trial data: PSTH and reliability figures.
     windows : mapping ``name -> (start_ms, end_ms)``, default :data:`~brainfit.compare.DEFAULT_WINDOWS`
@@ -155,13 +156,14 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
                                   f"{settings.ci:.0%} CIs")
     plots.save_figure(fig, fig_dir / "leaderboard.png")
     for m, fit in (fits or {}).items():
-        if "layer" not in fit.dims or fit.sizes["layer"] < 2:
+        by_region = fit if isinstance(fit, Mapping) else {r: fit for r in regions}
+        if any("layer" not in f.dims or f.sizes["layer"] < 2 for f in by_region.values()):
             continue
         fig, axes = plt.subplots(2, len(regions), figsize=(4.8 * len(regions), 6.4), squeeze=False,
                                  constrained_layout=True)
         for k, r in enumerate(regions):
-            plots.plot_layer_heatmap(fit, r, metric=metric, ax=axes[0, k])
-            plots.plot_selected_layer(fit, r, metric=metric, ax=axes[1, k])
+            plots.plot_layer_heatmap(by_region[r], r, metric=metric, ax=axes[0, k])
+            plots.plot_selected_layer(by_region[r], r, metric=metric, ax=axes[1, k])
         name = f"layers_{m}.png"
         figures[name] = (f"{labels[m]}: {what} per layer and bin (top) and the best layer per bin "
                          "with the layer chosen on training folds (bottom)")

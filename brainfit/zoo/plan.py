@@ -1,0 +1,277 @@
+"""Planning a zoo: every model built and every dataset loaded once (so a bad config fails before any
+work), the shared folds written, and the tasks keyed by content.
+
+Tasks:
+
+* :class:`ExtractTask`, one per distinct (model, dataset, extraction settings): activations into the
+  content-addressed cache (:func:`brainfit.activations.extract`), whose key, atomic completion and
+  damage checks make a rerun resume or skip it;
+* :class:`FitTask`, one per (model, dataset, region): ridge per bin on the dataset's folds, layer
+  chosen on training folds, scored against the region's ceiling. Its result files carry a key over
+  everything that determines the numbers (the model's weights and architecture, the dataset's
+  values, the region, the folds, the temporal map, the layers, the mapping settings), so a rerun
+  skips a finished fit, recomputes a damaged one, and a changed setting gets new files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainfit._io import atomic_write_json, sha256_file, stable_hash
+from brainfit.zoo.config import DatasetSpec, ModelSpec, ZooConfig
+
+__all__ = ["ExtractTask", "FitTask", "Plan", "plan_zoo", "build_model", "load_data", "ZooPlanError"]
+
+#: Changes when the result files' layout or meaning changes (part of every fit key).
+RESULT_FORMAT = 1
+_DATA_MEMO: dict[str, tuple[Any, Any]] = {}
+
+
+class ZooPlanError(ValueError):
+    """Models or datasets of a zoo config that cannot be built or loaded (every problem named)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("zoo config cannot run: " + "; ".join(problems))
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class ExtractTask:
+    """Activations of one model on one dataset's stimuli, into ``cache_dir``."""
+
+    key: str
+    model: ModelSpec
+    dataset: DatasetSpec
+    layers: tuple[str, ...] | None
+    n_steps: int | None
+    on_steps: int | None
+    projection_width: int
+    projection_seed: int
+    cache_dir: str
+    device: str | None = None
+
+
+@dataclass(frozen=True)
+class FitTask:
+    """Scores of one model on one region of one dataset; result files under ``folder``."""
+
+    key: str
+    extract_key: str
+    model: ModelSpec
+    dataset: DatasetSpec
+    region: str
+    temporal_map: dict
+    layers: tuple[str, ...] | None
+    splits_path: str
+    alphas: tuple[float, ...]
+    n_bootstrap: int
+    seed: int
+    folder: str
+    dataset_info: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.model.id} / {self.dataset.id} / {self.region}"
+
+    def paths(self) -> dict[str, Path]:
+        """``scores`` (per-region scores), ``layers`` (per layer and bin) and ``manifest`` (written last)."""
+        base = f"{re.sub(r'[^A-Za-z0-9_.=+-]', '_', self.region)}-{self.key}"
+        folder = Path(self.folder)
+        return {"scores": folder / f"{base}.scores.nc", "layers": folder / f"{base}.layers.nc",
+                "manifest": folder / f"{base}.json"}
+
+    def finished(self) -> dict | None:
+        """The manifest of a complete, undamaged result (its key and both files' SHA-256 match), else None."""
+        paths = self.paths()
+        try:
+            manifest = json.loads(paths["manifest"].read_text())
+            if manifest.get("key") != self.key:
+                return None
+            for what in ("scores", "layers"):
+                if sha256_file(paths[what]) != manifest["sha256"][what]:
+                    return None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return manifest
+
+
+@dataclass
+class Plan:
+    """A zoo's tasks: ``extracts`` by key, ``fits`` in config order, ``models`` (id -> facts found when
+    building it: params, recurrence, layers, temporal map), ``datasets`` (id -> provenance)."""
+
+    config: ZooConfig
+    extracts: dict[str, ExtractTask]
+    fits: list[FitTask]
+    models: dict[str, dict]
+    datasets: dict[str, dict]
+
+    def pending(self) -> list[FitTask]:
+        """Fits without a complete, undamaged result."""
+        return [f for f in self.fits if f.finished() is None]
+
+
+def load_data(spec: DatasetSpec) -> tuple[Any, Any]:
+    """``(stimuli, neural)`` of a dataset spec, loaded once per process (the last two kept)."""
+    from brainfit.data import load_dataset
+
+    key = stable_hash([spec.name, spec.kwargs])
+    if key not in _DATA_MEMO:
+        while len(_DATA_MEMO) >= 2:
+            _DATA_MEMO.pop(next(iter(_DATA_MEMO)))
+        _DATA_MEMO[key] = load_dataset(spec.name, **spec.kwargs)
+    return _DATA_MEMO[key]
+
+
+def build_model(spec: ModelSpec) -> Any:
+    """The model of a spec: registry (:func:`brainfit.models.model_from_spec`) or module factory."""
+    from torch import nn
+
+    from brainfit.models import ExternalModel, model_from_spec
+
+    if spec.module is None:
+        return model_from_spec(spec.model, weights=spec.weights, seed=spec.seed, **spec.kwargs)
+    path, _, attr = spec.module.partition(":")
+    try:
+        obj: Any = importlib.import_module(path)
+    except ImportError as err:
+        raise ValueError(f"cannot import module {path!r}: {err}") from err
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"module {path!r} has no {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ValueError(f"{spec.module} is not callable")
+    model = obj(**spec.kwargs)
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"{spec.module} returned a {type(model).__name__}, not a torch.nn.Module")
+    if not hasattr(model, "layers"):
+        if not spec.layers:
+            raise ValueError(f"{spec.module} returned a plain nn.Module: name the submodules to read in 'layers'")
+        model = ExternalModel(model, spec.layers)
+    model.eval()
+    model.weights_source = f"module {spec.module}"
+    return model
+
+
+def _model_facts(config: ZooConfig, spec: ModelSpec) -> dict:
+    """Build the model once: its content key and the settings the tasks need (raises ValueError/KeyError)."""
+    from brainfit.activations import architecture_hash, weights_hash
+    from brainfit.models import count_params
+
+    model = build_model(spec)
+    layers_all = list(model.layers)
+    layers = spec.layers or config.layers
+    if layers is not None:
+        absent = [name for name in layers if name not in layers_all]
+        if absent:
+            raise ValueError(f"layer(s) {absent} not in the model; its layers: {layers_all}")
+    time_varying = bool(getattr(model, "time_varying", getattr(model, "is_recurrent", False)))
+    tmap = spec.temporal_map or config.temporal_maps["time_varying" if time_varying else "constant"]
+    n_steps = spec.n_steps if spec.n_steps is not None else getattr(model, "n_steps", None)
+    on_steps = spec.on_steps if spec.on_steps is not None else getattr(model, "on_steps", None)
+    weights = weights_hash(model)
+    return {
+        "id": spec.id, "label": spec.label, "model": spec.model or spec.module, "weights": spec.weights,
+        "weights_sha256": weights, "params": int(count_params(model)),
+        "is_recurrent": bool(getattr(model, "is_recurrent", False)), "time_varying": time_varying,
+        "layers": list(layers) if layers is not None else None, "temporal_map": tmap,
+        "n_steps": n_steps if time_varying else None, "on_steps": on_steps if time_varying else None,
+        "trained_schedule": getattr(model, "trained_schedule", None),
+        "content": stable_hash([weights, architecture_hash(model), n_steps, on_steps], 24),
+    }
+
+
+def _dataset_facts(spec: DatasetSpec) -> tuple[dict, Any]:
+    from brainfit.assembly import REGION, average_repetitions, has_repetitions, validate_neural
+    from brainfit.mapping import make_splits
+    from brainfit.report import dataset_sha256
+
+    stimuli, neural = load_data(spec)
+    if stimuli is None:
+        raise ValueError("the dataset has no stimulus images, so models cannot be run on it")
+    neural = validate_neural(neural)
+    present = sorted(set(np.asarray(neural.coords[REGION].values).astype(str).tolist())) \
+        if REGION in neural.coords else []
+    regions = list(spec.regions or present)
+    missing = [r for r in regions if r not in present]
+    if missing:
+        raise ValueError(f"region(s) {missing} not in the data; regions present: {present}")
+    avg = average_repetitions(neural) if has_repetitions(neural) else neural
+    info = {"id": spec.id, "name": spec.name, "kwargs": dict(spec.kwargs), "sha256": dataset_sha256(neural),
+            "n_stimuli": len(stimuli), "n_neuroids": int(neural.sizes["neuroid"]), "regions": regions,
+            "single_trials": has_repetitions(neural)}
+    return info, avg
+
+
+def plan_zoo(config: ZooConfig, *, device: str | None = None, write: bool = True) -> Plan:
+    """Build every model and load every dataset once, then lay out the tasks (see the module docstring).
+
+    Nothing is written until every model and dataset checked out; then (``write``) the folds of
+    each dataset go to ``<out>/splits/<dataset>.json`` and the expanded config to ``<out>/zoo.json``.
+
+    Raises
+    ------
+    ZooPlanError
+        Naming every model that cannot be built (unknown name, bad arguments, missing checkpoint,
+        unknown layers) and every dataset that cannot be loaded.
+    """
+    from brainfit.mapping import make_splits
+
+    problems: list[str] = []
+    models: dict[str, dict] = {}
+    for spec in config.models:
+        try:
+            models[spec.id] = _model_facts(config, spec)
+        except (KeyError, ValueError, TypeError, FileNotFoundError) as err:
+            msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+            problems.append(f"model {spec.id!r} ({spec.origin}): {msg}")
+    datasets: dict[str, dict] = {}
+    averaged: dict[str, Any] = {}
+    for spec in config.datasets:
+        try:
+            datasets[spec.id], averaged[spec.id] = _dataset_facts(spec)
+        except (KeyError, ValueError, TypeError, FileNotFoundError, OSError) as err:
+            msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+            problems.append(f"dataset {spec.id!r} ({spec.name}): {msg}")
+    if problems:
+        raise ZooPlanError(problems)
+    out = Path(config.out)
+    extracts: dict[str, ExtractTask] = {}
+    fits: list[FitTask] = []
+    m = config.mapping
+    for dspec in config.datasets:
+        dinfo = datasets[dspec.id]
+        splits = make_splits(averaged[dspec.id], n_folds=config.splits.n_folds, seed=config.splits.seed)
+        splits_path = out / "splits" / f"{dspec.id}.json"
+        if write:
+            splits.save(splits_path)
+        for spec in config.models:
+            facts = models[spec.id]
+            layers = tuple(facts["layers"]) if facts["layers"] is not None else None
+            ekey = stable_hash([facts["content"], dinfo["sha256"], layers, m.projection_width, m.projection_seed],
+                               24)
+            extracts.setdefault(ekey, ExtractTask(
+                key=ekey, model=spec, dataset=dspec, layers=layers, n_steps=facts["n_steps"],
+                on_steps=facts["on_steps"], projection_width=m.projection_width, projection_seed=m.projection_seed,
+                cache_dir=str(out / "activations"), device=device))
+            for region in dinfo["regions"]:
+                key = stable_hash([RESULT_FORMAT, ekey, region, splits.fingerprint, facts["temporal_map"],
+                                   dataclasses.asdict(m)], 24)
+                fits.append(FitTask(
+                    key=key, extract_key=ekey, model=spec, dataset=dspec, region=region,
+                    temporal_map=facts["temporal_map"], layers=layers, splits_path=str(splits_path),
+                    alphas=m.alphas, n_bootstrap=m.n_bootstrap, seed=m.seed,
+                    folder=str(out / "results" / dspec.id / spec.id),
+                    dataset_info={k: v for k, v in dinfo.items() if k != "regions"}))
+    if write:
+        atomic_write_json(out / "zoo.json", {"config": config.to_dict(), "models": models, "datasets": datasets})
+    return Plan(config=config, extracts=extracts, fits=fits, models=models, datasets=datasets)

@@ -1,0 +1,97 @@
+"""What a zoo task does where it runs (a Dask worker, or this process): plain functions of a task.
+
+:func:`run_extract` returns the path of the cache file, never the activations: a fit reads them
+from the (shared) output folder, so they are never shipped between processes. :func:`run_fit`
+writes its two result files atomically, then a manifest with their SHA-256 (the mark of a
+complete result); a fit run twice (a worker lost after writing, before reporting) writes the
+same files again, so no result is ever duplicated or half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import warnings
+from typing import Any
+
+from brainfit._io import atomic_write_json, sha256_file
+from brainfit.zoo.plan import ExtractTask, FitTask, build_model, load_data
+
+__all__ = ["run_extract", "run_fit", "worker_threads"]
+
+
+def run_extract(task: ExtractTask) -> dict[str, Any]:
+    """Extract (or find in the cache) one model's activations on one dataset: ``{"key", "path", "seconds"}``."""
+    from brainfit.activations import RandomProjection, extract
+
+    t0 = time.perf_counter()
+    stimuli, _ = load_data(task.dataset)
+    model = build_model(task.model)
+    projection = RandomProjection(width=task.projection_width, seed=task.projection_seed) \
+        if task.projection_width else None
+    acts = extract(model, stimuli, layers=list(task.layers) if task.layers else None, n_steps=task.n_steps,
+                   on_steps=task.on_steps, projection=projection, cache=task.cache_dir, device=task.device,
+                   model_id=task.model.id, progress=False)
+    path = acts.encoding["source"]
+    acts.close()
+    return {"key": task.key, "path": str(path), "seconds": round(time.perf_counter() - t0, 2),
+            "worker": f"{socket.gethostname()}:{os.getpid()}"}
+
+
+def run_fit(task: FitTask, extracted: dict[str, Any], model_info: dict[str, Any]) -> dict[str, Any]:
+    """Fit and score one model on one region and write the result files; returns the manifest.
+
+    A result already complete (a rerun after a lost worker) is returned as it is. Warnings of the
+    fit (e.g. ridge penalties at the edge of the grid) are kept in the manifest's ``warnings``:
+    on a cluster they would otherwise end in a worker's log.
+    """
+    from brainfit.activations import open_activations
+    from brainfit.assembly import select_region
+    from brainfit.mapping import RidgeMapping, Splits
+    from brainfit.scoring import save_scores, score_by_region
+    from brainfit.temporal import TemporalMap
+
+    done = task.finished()
+    if done is not None:
+        return done
+    t0 = time.perf_counter()
+    _, neural = load_data(task.dataset)
+    splits = Splits.load(task.splits_path)
+    acts = open_activations(extracted["path"])  # checks the cache file's seal
+    info = {k: v for k, v in model_info.items() if k != "content"}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            # layers the feedforward sweep has not reached yet score ~0 in the earliest bins (expected)
+            warnings.filterwarnings("ignore", message=".*feedforward signal has not reached.*")
+            fit, by_region = score_by_region(
+                acts, select_region(neural, task.region), TemporalMap.from_dict(task.temporal_map),
+                regions=[task.region], splits=splits, layers=task.layers, mapping=RidgeMapping(alphas=task.alphas),
+                n_bootstrap=task.n_bootstrap, seed=task.seed, attrs={"dataset": task.dataset_info})
+    finally:
+        acts.close()
+    scores = by_region[task.region]
+    seconds = round(time.perf_counter() - t0, 2)
+    info["layers_selected"] = {task.region: sorted(set(scores["selected_layer"].values.astype(str).tolist()))}
+    for ds in (fit, scores):
+        ds.attrs["model"] = info
+        ds.attrs["zoo_key"] = task.key
+    paths = task.paths()
+    save_scores(scores, paths["scores"])
+    save_scores(fit, paths["layers"])
+    manifest = {"key": task.key, "model": task.model.id, "dataset": task.dataset.id, "region": task.region,
+                "sha256": {w: sha256_file(paths[w]) for w in ("scores", "layers")},
+                "layers_selected": info["layers_selected"][task.region], "fit_seconds": seconds,
+                "extract_seconds": extracted.get("seconds"), "worker": f"{socket.gethostname()}:{os.getpid()}",
+                "warnings": list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))}
+    atomic_write_json(paths["manifest"], manifest)
+    return manifest
+
+
+def worker_threads() -> dict[str, Any]:
+    """This process's host, cores and torch/BLAS thread counts (checked on every worker of a cluster)."""
+    import torch
+
+    return {"host": socket.gethostname(), "cores": os.cpu_count() or 1, "torch_threads": torch.get_num_threads(),
+            "malloc_trim": os.environ.get("MALLOC_TRIM_THRESHOLD_")}
