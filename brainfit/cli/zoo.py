@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from typing import Any
@@ -51,10 +50,11 @@ def _config(args: argparse.Namespace) -> Any:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from brainfit.zoo import run_zoo
+    from brainfit.zoo.run import quiet_dask_logs
 
     config = _config(args)
     if not args.verbose:  # Dask logs every worker and connection at INFO; warnings (a lost worker) still show
-        logging.getLogger("distributed").setLevel(logging.WARNING)
+        quiet_dask_logs()
     try:
         summary = run_zoo(config, workers=args.workers, scheduler=args.scheduler, device=args.device,
                           dashboard_address=args.dashboard_address, on_event=_Printer())

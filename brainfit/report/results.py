@@ -30,6 +30,7 @@ from brainfit._io import atomic_write_json, atomic_write_text
 from brainfit.assembly import TIME_BIN
 from brainfit.compare import (
     DEFAULT_WINDOWS,
+    Comparison,
     ComparisonSettings,
     compare_pairs,
     leaderboard,
@@ -69,7 +70,7 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
     scores : mapping ``model -> {region -> Dataset}``
         Per-region score Datasets (one readout per neuroid), from the same splits.
     pairs : sequence of ``(model, control)``
-        Contrasts ``model - control``; the bins of each pair's significant clusters are marked
+        Contrasts ``model - control`` (none: leaderboard, curves and figures only); the bins of each pair's significant clusters are marked
         under the per-timestep curves (one row for "higher", one for "lower").
     regions : sequence of str, optional
         Default: the regions of the first model.
@@ -103,15 +104,20 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
         if absent:
             raise ValueError(f"model {m!r} has no scores for region(s) {absent} (it has {sorted(by_region)})")
     sub = {m: {r: by_region[r] for r in regions} for m, by_region in scores.items()}
-    comparison = compare_pairs(sub, pairs, regions, settings)  # every check happens before anything is written
+    if pairs:
+        comparison = compare_pairs(sub, pairs, regions, settings)  # every check happens before anything is written
+    else:  # a leaderboard and curves only (e.g. a zoo without contrasts)
+        empty = pd.DataFrame(columns=["model", "control", "region"])
+        comparison = Comparison(per_bin=empty, clusters=empty, settings=settings.to_dict())
     metric = settings.metric
     what = _METRIC_TEXT["r_no_ceiling" if metric == "r" and _no_ceiling(sub) else metric]
     board = leaderboard(sub, windows=windows, n_bootstrap=leaderboard_bootstrap, ci=settings.ci, seed=settings.seed,
                         labels=labels, metric=metric)
     per_bin = per_bin_table(sub)
     (out / "comparison").mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "comparison" / "per_bin.csv", comparison.per_bin.to_csv(index=False))
-    atomic_write_text(out / "comparison" / "clusters.csv", comparison.clusters.to_csv(index=False))
+    if pairs:
+        atomic_write_text(out / "comparison" / "per_bin.csv", comparison.per_bin.to_csv(index=False))
+        atomic_write_text(out / "comparison" / "clusters.csv", comparison.clusters.to_csv(index=False))
     atomic_write_json(out / "comparison" / "settings.json",
                       {**comparison.settings, "windows": {k: list(v) for k, v in windows.items()},
                        "pairs": [list(p) for p in pairs], "leaderboard_bootstrap": leaderboard_bootstrap})
@@ -233,6 +239,9 @@ def summary_lines(per_bin: pd.DataFrame, board: pd.DataFrame, stats: pd.DataFram
         lines.append(f"  {region} {window} ({_window_text((rows['window_start'].iloc[0], rows['window_end'].iloc[0]))}): "
                      + "; ".join(f"{r.label} {r.score:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]"
                                  for r in rows.itertuples()))
+    if stats.empty:
+        lines.append("paired contrasts: none requested")
+        return "\n".join(lines) + "\n"
     lines.append(f"paired contrasts (model - control, {settings.metric}; sign-flip permutation over sites per bin, "
                  f"BH over bins and cluster test over contiguous bins at {settings.alpha:g})")
     for (model, control, region), rows in stats.groupby(["model", "control", "region"], sort=False):

@@ -52,8 +52,10 @@ __all__ = ["ZooConfig", "ModelSpec", "DatasetSpec", "MappingSettings", "SplitSet
            "DEFAULT_TEMPORAL_MAPS"]
 
 #: Temporal maps of models whose entry gives none: by whether the model's output varies over time.
-DEFAULT_TEMPORAL_MAPS: dict[str, dict] = {"time_varying": {"kind": "one_to_one", "latency_ms": 0.0},
-                                          "constant": {"kind": "constant"}}
+#: (Stored complete, as every map in a config is: the fit keys hash them.)
+DEFAULT_TEMPORAL_MAPS: dict[str, dict] = {
+    "time_varying": TemporalMap.from_dict({"kind": "one_to_one", "latency_ms": 0.0}).to_dict(),
+    "constant": TemporalMap.from_dict({"kind": "constant"}).to_dict()}
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=-]*")
 _MAX_ID = 100
 

@@ -27,7 +27,7 @@ from brainfit.zoo.plan import FitTask, Plan, plan_zoo
 from brainfit.zoo.results import results_table
 from brainfit.zoo.tasks import run_extract, run_fit, worker_threads
 
-__all__ = ["run_zoo", "local_cluster", "default_workers", "ZooRunError", "thread_env"]
+__all__ = ["run_zoo", "local_cluster", "default_workers", "ZooRunError", "thread_env", "quiet_dask_logs"]
 
 Event = Callable[[dict[str, Any]], None]
 
@@ -52,6 +52,16 @@ def thread_env(workers: int, cores: int | None = None) -> dict[str, str]:
     """The environment that gives each of ``workers`` processes ``cores // workers`` torch/BLAS threads."""
     n = max(1, (cores or os.cpu_count() or 1) // max(1, workers))
     return {v: str(n) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+
+
+def quiet_dask_logs(level: int = logging.WARNING) -> None:
+    """Raise Dask's loggers to ``level`` (it logs every worker and connection at INFO); for the CLI."""
+    try:
+        import distributed  # noqa: F401 -- importing it configures its loggers, which are then raised
+    except ImportError:
+        return
+    for name in [n for n in logging.root.manager.loggerDict if n == "distributed" or n.startswith("distributed.")]:
+        logging.getLogger(name).setLevel(level)
 
 
 def _distributed() -> Any:
