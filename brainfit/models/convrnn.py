@@ -29,7 +29,7 @@ from brainfit.models.base import VisionModel
 from brainfit.models.cells import CELL_TYPES, make_cell
 from brainfit.models.registry import register_model
 
-__all__ = ["BlockSpec", "ConvBlock", "ConvRNN", "SMALL_SPEC", "SMALL_REGIONS", "unroll_without_reuse"]
+__all__ = ["SMALL_REGIONS", "SMALL_SPEC", "BlockSpec", "ConvBlock", "ConvRNN", "unroll_without_reuse"]
 
 
 @dataclass(frozen=True)

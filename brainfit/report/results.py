@@ -39,7 +39,7 @@ from brainfit.compare import (
 )
 from brainfit.scoring import has_ceiling
 
-__all__ = ["write_comparison", "summary_lines"]
+__all__ = ["summary_lines", "write_comparison"]
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,43 @@ from brainfit.zoo.config import (
     SplitSettings,
     ZooConfig,
 )
-from brainfit.zoo.plan import ExtractTask, FitTask, Plan, ZooPlanError, build_model, plan_zoo
+from brainfit.zoo.plan import (
+    ExtractTask,
+    FitTask,
+    Plan,
+    ZooPlanError,
+    build_model,
+    plan_zoo,
+)
 from brainfit.zoo.results import RESULT_COLUMNS, load_results, results_table
-from brainfit.zoo.run import ZooRunError, default_workers, local_cluster, run_zoo, thread_env
+from brainfit.zoo.run import (
+    ZooRunError,
+    default_workers,
+    local_cluster,
+    run_zoo,
+    thread_env,
+)
 
-__all__ = ["ZooConfig", "ModelSpec", "DatasetSpec", "MappingSettings", "SplitSettings", "CompareSettings",
-           "DEFAULT_TEMPORAL_MAPS", "ExtractTask", "FitTask", "Plan", "ZooPlanError", "build_model", "plan_zoo",
-           "RESULT_COLUMNS", "load_results", "results_table", "ZooRunError", "default_workers", "local_cluster",
-           "run_zoo", "thread_env"]
+__all__ = [
+    "DEFAULT_TEMPORAL_MAPS",
+    "RESULT_COLUMNS",
+    "CompareSettings",
+    "DatasetSpec",
+    "ExtractTask",
+    "FitTask",
+    "MappingSettings",
+    "ModelSpec",
+    "Plan",
+    "SplitSettings",
+    "ZooConfig",
+    "ZooPlanError",
+    "ZooRunError",
+    "build_model",
+    "default_workers",
+    "load_results",
+    "local_cluster",
+    "plan_zoo",
+    "results_table",
+    "run_zoo",
+    "thread_env",
+]

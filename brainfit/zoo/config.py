@@ -48,8 +48,15 @@ from brainfit._config import (
 from brainfit._io import stable_hash
 from brainfit.temporal import TemporalMap
 
-__all__ = ["ZooConfig", "ModelSpec", "DatasetSpec", "MappingSettings", "SplitSettings", "CompareSettings",
-           "DEFAULT_TEMPORAL_MAPS"]
+__all__ = [
+    "DEFAULT_TEMPORAL_MAPS",
+    "CompareSettings",
+    "DatasetSpec",
+    "MappingSettings",
+    "ModelSpec",
+    "SplitSettings",
+    "ZooConfig",
+]
 
 #: Temporal maps of models whose entry gives none: by whether the model's output varies over time.
 #: (Stored complete, as every map in a config is: the fit keys hash them.)

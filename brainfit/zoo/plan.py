@@ -28,7 +28,7 @@ import numpy as np
 from brainfit._io import atomic_write_json, sha256_file, stable_hash
 from brainfit.zoo.config import DatasetSpec, ModelSpec, ZooConfig
 
-__all__ = ["ExtractTask", "FitTask", "Plan", "plan_zoo", "build_model", "load_data", "ZooPlanError"]
+__all__ = ["ExtractTask", "FitTask", "Plan", "ZooPlanError", "build_model", "load_data", "plan_zoo"]
 
 #: Changes when the result files' layout or meaning changes (part of every fit key).
 RESULT_FORMAT = 1
@@ -149,10 +149,10 @@ def build_model(spec: ModelSpec) -> Any:
             raise ValueError(f"module {path!r} has no {attr!r}")
         obj = getattr(obj, part)
     if not callable(obj):
-        raise ValueError(f"{spec.module} is not callable")
+        raise TypeError(f"{spec.module} is not callable")
     model = obj(**spec.kwargs)
     if not isinstance(model, nn.Module):
-        raise ValueError(f"{spec.module} returned a {type(model).__name__}, not a torch.nn.Module")
+        raise TypeError(f"{spec.module} returned a {type(model).__name__}, not a torch.nn.Module")
     if not hasattr(model, "layers"):
         if not spec.layers:
             raise ValueError(f"{spec.module} returned a plain nn.Module: name the submodules to read in 'layers'")
@@ -191,8 +191,12 @@ def _model_facts(config: ZooConfig, spec: ModelSpec) -> dict:
 
 
 def _dataset_facts(spec: DatasetSpec) -> tuple[dict, Any]:
-    from brainfit.assembly import REGION, average_repetitions, has_repetitions, validate_neural
-    from brainfit.mapping import make_splits
+    from brainfit.assembly import (
+        REGION,
+        average_repetitions,
+        has_repetitions,
+        validate_neural,
+    )
     from brainfit.report import dataset_sha256
 
     stimuli, neural = load_data(spec)

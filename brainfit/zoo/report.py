@@ -15,7 +15,7 @@ from brainfit.zoo.config import ZooConfig
 from brainfit.zoo.plan import Plan, load_data, plan_zoo
 from brainfit.zoo.results import load_results, results_table
 
-__all__ = ["write_zoo_report", "ZooIncompleteError"]
+__all__ = ["ZooIncompleteError", "write_zoo_report"]
 
 #: Zoos with more models than this get no layer x bin figure per model unless the config asks.
 MAX_HEATMAPS = 12

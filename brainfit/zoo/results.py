@@ -9,7 +9,7 @@ import pandas as pd
 
 from brainfit.zoo.plan import FitTask, Plan
 
-__all__ = ["results_table", "load_results", "RESULT_COLUMNS"]
+__all__ = ["RESULT_COLUMNS", "load_results", "results_table"]
 
 RESULT_COLUMNS = ["model", "label", "dataset", "region", "is_recurrent", "params", "weights", "n_bins", "n_neuroids",
                   "mean_ceiled", "mean_r", "n_reliable", "layers_selected", "key"]

@@ -27,7 +27,7 @@ from brainfit.zoo.plan import FitTask, Plan, plan_zoo
 from brainfit.zoo.results import results_table
 from brainfit.zoo.tasks import run_extract, run_fit, worker_threads
 
-__all__ = ["run_zoo", "local_cluster", "default_workers", "ZooRunError", "thread_env", "quiet_dask_logs"]
+__all__ = ["ZooRunError", "default_workers", "local_cluster", "quiet_dask_logs", "run_zoo", "thread_env"]
 
 Event = Callable[[dict[str, Any]], None]
 

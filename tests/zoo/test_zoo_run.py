@@ -9,11 +9,17 @@ import signal
 import numpy as np
 import pandas as pd
 import pytest
+from zoo_world import zoo
 
 from brainfit.scoring import load_scores
-from brainfit.zoo import ZooRunError, load_results, local_cluster, plan_zoo, run_zoo, thread_env
-
-from zoo_world import zoo
+from brainfit.zoo import (
+    ZooRunError,
+    load_results,
+    local_cluster,
+    plan_zoo,
+    run_zoo,
+    thread_env,
+)
 
 distributed = pytest.importorskip("distributed", reason="the zoo's Dask runner needs dask.distributed "
                                   "(pip install -e '.[test]')")
@@ -91,7 +97,7 @@ def test_killing_a_worker_mid_run_still_gives_the_serial_table(serial, tmp_path)
 
 
 def test_an_interrupted_run_resumes_without_recomputing_what_finished(serial, tmp_path):
-    ref_out, ref, _ = serial
+    _, ref, _ = serial
     fitted = []
 
     def stop_after_three(event):
