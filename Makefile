@@ -7,7 +7,7 @@ STAMP := $(VENV)/.brainfit-installed
 TORCH_PIN ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow test-all bench venv clean cowley-v4 zhang-it
+.PHONY: demo test test-slow test-all bench venv clean cowley-v4 zhang-it zoo-demo
 
 venv: $(STAMP)
 
@@ -29,6 +29,11 @@ test-slow: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# a 13-model zoo on the synthetic set: a local Dask cluster, then the report (reruns skip finished fits)
+zoo-demo: $(STAMP)
+	$(BIN)/brainfit zoo run analyses/zoo_demo.yaml
+	$(BIN)/brainfit zoo report analyses/zoo_demo.yaml
 
 # real-data analyses (need the data root: BRAINFIT_DATA, default ../shared/data)
 cowley-v4: $(STAMP)

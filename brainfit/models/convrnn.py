@@ -299,13 +299,19 @@ register_model("convrnn_small_rgc_feedback")(_preset("rgc", (("conv5", "conv3"),
 
 @register_model("convrnn_small_custom")
 def _convrnn_small_custom(cell: str | None = "rgc", feedback: Sequence[Sequence[str]] = (), width: float = 1.0,
-                          n_classes: int = 10, n_steps: int = 26, on_steps: int = 10, **kw) -> ConvRNN:
+                          feedback_init: str = "zeros", n_classes: int = 10, n_steps: int = 26, on_steps: int = 10,
+                          **kw) -> ConvRNN:
     """The small ConvRNN with its cell type, feedback edges and width as arguments: the family a
     zoo sweep samples (as architecture searches do).
 
     ``cell``: one of ``CELL_TYPES``, or None for no cells; ``feedback``: ``(src, dst)`` block
     pairs, ``src`` above ``dst``; ``width``: multiplies every block's channels (rounded, at least 1).
+    ``feedback_init``: ``"zeros"`` (the ConvRNN's own: training grows the feedback, so an untrained
+    network computes exactly what it would without it) or ``"random"`` (PyTorch's default conv
+    init, drawn from the global RNG: untrained networks whose feedback acts).
     """
+    if feedback_init not in ("zeros", "random"):
+        raise ValueError(f"feedback_init must be 'zeros' or 'random', got {feedback_init!r}")
     if cell is not None and cell not in CELL_TYPES:
         raise ValueError(f"cell must be one of {list(CELL_TYPES)} or None, got {cell!r}")
     if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= 16:
@@ -316,5 +322,9 @@ def _convrnn_small_custom(cell: str | None = "rgc", feedback: Sequence[Sequence[
             raise ValueError(f"feedback must be a list of (src, dst) block pairs, got {edge!r}")
         edges.append((str(edge[0]), str(edge[1])))
     spec = tuple(replace(s, channels=max(1, round(s.channels * width))) for s in SMALL_SPEC)
-    return ConvRNN(spec, cell=cell, feedback=tuple(edges), n_steps=n_steps, on_steps=on_steps, n_classes=n_classes,
-                   **kw)
+    model = ConvRNN(spec, cell=cell, feedback=tuple(edges), n_steps=n_steps, on_steps=on_steps,
+                    n_classes=n_classes, **kw)
+    if feedback_init == "random":
+        for conv in model.fb.values():
+            conv.reset_parameters()
+    return model

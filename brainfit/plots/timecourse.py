@@ -66,7 +66,9 @@ def plot_timecourse(scores: Mapping[str, xr.Dataset], *, region: str | None = No
                              "need every Dataset on the same bins")
         sig = _significance_arrays(significance, len(first))
     ax = _axes(ax, (5, 3.5))
-    for label, ds in scores.items():
+    # past the 10 colours of matplotlib's default cycle, 20 (else curves share colours)
+    colors = _pyplot().get_cmap("tab20").colors if len(scores) > 10 else None
+    for i, (label, ds) in enumerate(scores.items()):
         var = f"{metric}_selected" if selected else metric
         if var not in ds:
             raise ValueError(f"scores[{label!r}] has no {var!r} (fit with several layers and select_layers=True, "
@@ -86,7 +88,8 @@ def plot_timecourse(scores: Mapping[str, xr.Dataset], *, region: str | None = No
             keep = _region_mask(ds, region, f"scores[{label!r}]")
             med = median_over(values.values[keep], ds["reliable"].values[keep], axis=0)
         t = centres[label]
-        line, = ax.plot(t, med, marker="o", ms=3, label=label)
+        line, = ax.plot(t, med, marker="o", ms=3, label=label,
+                        **({"color": colors[i % len(colors)]} if colors is not None else {}))
         ci_var = f"median_{metric}_ci" + ("_selected" if selected else "")
         if region is None and ci_var in ds:
             ci = ds[ci_var]
@@ -181,6 +184,13 @@ def timecourse_panels(scores: Mapping[str, Mapping[str, xr.Dataset]], regions: S
     extra = [r for r in significance if r not in regions]
     if extra:
         raise ValueError(f"significance has region(s) {extra} that are not panels; panels: {list(regions)}")
+    # every label gets the same row (marker, colour, height) in every panel, empty where it marks
+    # nothing, so that the one legend below the panels is right for each of them
+    rows = list(dict.fromkeys(label for r in regions for label in (significance.get(r) or {})))
+    if rows:
+        first = next(iter(scores.values()))
+        significance = {r: {label: np.asarray((significance.get(r) or {}).get(
+            label, np.zeros(first[r].sizes["time_bin"], bool)), bool) for label in rows} for r in regions}
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(regions), figsize=(panel_size[0] * len(regions), panel_size[1] + 1.0),
                              sharey=True, layout="constrained")
@@ -192,9 +202,11 @@ def timecourse_panels(scores: Mapping[str, Mapping[str, xr.Dataset]], regions: S
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
         ax.get_legend().remove()
-    # one legend for all panels, below them, so that it covers no curve
-    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=min(3, len(handles)),
-               fontsize=8, frameon=False)
+    # one legend for all panels, below them, so that it covers no curve; as many columns as the
+    # longest label leaves room for (~14 characters of 8 pt text per inch of figure)
+    room = int(fig.get_figwidth() * 14 // (max(map(len, handles), default=1) + 6))
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+               ncol=max(1, min(3, len(handles), room)), fontsize=8, frameon=False)
     return fig
 
 

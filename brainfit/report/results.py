@@ -43,6 +43,8 @@ __all__ = ["summary_lines", "write_comparison"]
 
 log = logging.getLogger(__name__)
 
+#: With more contrasts than this, each gets its own time-course figure.
+MAX_MARKED_PAIRS = 3
 _BOARD_COLUMNS = ["rank", "label", "region", "window", "metric", "score", "ci_low", "ci_high", "median_r", "n_reliable"]
 #: How each metric is named in captions and summaries.
 _METRIC_TEXT = {"ceiled": "median ceiled score (r^2 / ceiling) over reliable sites",
@@ -129,7 +131,9 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
     fig_dir = out / "figures"
     fig_dir.mkdir(exist_ok=True)
     marks: dict[str, dict[str, np.ndarray]] = {r: {} for r in regions}
+    pair_marks: list[dict[str, dict[str, np.ndarray]]] = []
     for model, control in pairs:
+        pair_marks.append({r: {} for r in regions})
         for r in regions:
             rows = _rows(comparison.per_bin, model, control, r)
             sig = rows["significant_cluster"].to_numpy(bool)
@@ -138,18 +142,38 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
                                (f"{labels[model]} < {labels[control]}", sig & (t < 0))):
                 if mask.any():  # a row only where there is something to mark
                     marks[r][name] = mask
+                    pair_marks[-1][r][name] = mask
+    test = (f"sign-flip cluster permutation test over contiguous bins, p < {settings.alpha:g}")
     if any(ds.sizes[TIME_BIN] > 1 for by in sub.values() for ds in by.values()):  # one window: no time course
-        fig = plots.timecourse_panels({labels[m]: sub[m] for m in sub}, regions, metric=metric, significance=marks)
+        # with many contrasts the marker rows of all of them would crowd one figure: each contrast
+        # then gets its own figure (its two models and its marks), after the one with every model
+        apart = len(pairs) > MAX_MARKED_PAIRS
+        fig = plots.timecourse_panels({labels[m]: sub[m] for m in sub}, regions, metric=metric,
+                                      significance=None if apart else marks)
         figures["timecourse.png"] = (f"Per-timestep predictivity: {what} per time bin, "
-                                     f"{settings.ci:.0%} stimulus-bootstrap bands. Marker rows: "
-                                     f"bins in clusters where one model is significantly higher or lower than "
-                                     f"another (sign-flip cluster permutation test over contiguous bins, "
-                                     f"p < {settings.alpha:g})")
+                                     f"{settings.ci:.0%} stimulus-bootstrap bands. " + (
+                                         "The contrasts follow, one figure each" if apart else
+                                         "Marker rows: bins in clusters where one model is significantly higher or "
+                                         f"lower than another ({test})"))
         plots.save_figure(fig, fig_dir / "timecourse.png")
+        for k, (model, control) in enumerate(pairs if apart else []):
+            fig = plots.timecourse_panels({labels[model]: sub[model], labels[control]: sub[control]}, regions,
+                                          metric=metric, significance=pair_marks[k])
+            name = f"timecourse_contrast_{k + 1:02d}.png"
+            figures[name] = (f"Contrast {k + 1}: {labels[model]} - {labels[control]}, {what} per time bin, "
+                             f"{settings.ci:.0%} stimulus-bootstrap bands; marker rows: bins in clusters where the "
+                             f"first is significantly higher or lower ({test})")
+            plots.save_figure(fig, fig_dir / name)
     plt = plots.pyplot()
-    fig, axes = plt.subplots(1, len(windows), figsize=(4.2 * len(windows), 0.45 * len(sub) * len(regions) + 1.6),
-                             squeeze=False, constrained_layout=True)
-    for ax, wname in zip(axes[0], windows):
+    height = 0.45 * len(sub) * len(regions) + 1.6
+    if len(sub) <= 6 and max(len(v) for v in labels.values()) <= 24:  # windows side by side
+        fig, axes = plt.subplots(1, len(windows), figsize=(4.2 * len(windows), height), squeeze=False,
+                                 constrained_layout=True)
+    else:  # many models or long labels: windows stacked, each panel the full width (labels never overlap)
+        fig, axes = plt.subplots(len(windows), 1, figsize=(9.0, (0.25 * len(sub) * len(regions) + 1.2) * len(windows)),
+                                 squeeze=False,
+                                 constrained_layout=True)
+    for ax, wname in zip(axes.ravel(), windows):
         try:
             plots.plot_leaderboard(board.assign(model=board["label"]), window=wname, ax=ax)
             rows = board[board["window"] == wname]

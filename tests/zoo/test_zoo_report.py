@@ -111,3 +111,19 @@ def test_zoo_run_in_a_fresh_process_on_two_workers(tmp_path):
     assert re.search(r"\[4/4\] fitted ff_small_\w+ / synthetic / (IT|V4)", done.stdout), done.stdout
     assert "INFO distributed" not in done.stderr  # Dask's connection chatter stays out of the output
     assert pd.read_csv(tmp_path / "out" / "results.csv").shape[0] == 4
+
+
+def test_many_contrasts_get_a_figure_each_and_none_give_a_leaderboard_only(finished):
+    pairs = [["convrnn_small_rgc", "ff_small_wider_rgc"], ["convrnn_small_rgc", "gru"], ["gru", "ff_small_wider_rgc"],
+             ["ff_small_wider_rgc", "convrnn_small_rgc"]]
+    folder = finished / "report" / "synthetic"
+    write_zoo_report(zoo(finished, compare={"contrasts": pairs, "n_permutations": 50, "n_bootstrap": 20}))
+    captions = yaml.safe_load((folder / "figures" / "captions.json").read_text())
+    assert [f"timecourse_contrast_{k:02d}.png" for k in range(1, 5)] == [c for c in captions if "contrast_" in c]
+    assert "Contrast 2: convrnn_small_rgc - gru" in captions["timecourse_contrast_02.png"]
+    assert "one figure each" in captions["timecourse.png"]
+    shutil.rmtree(folder)
+    write_zoo_report(zoo(finished, compare={"n_bootstrap": 20}))
+    assert not (folder / "comparison" / "per_bin.csv").exists()
+    assert "paired contrasts: none requested" in (folder / "summary.txt").read_text()
+    assert pd.read_csv(folder / "leaderboard.csv").shape[0] == 3 * 2 * 3  # models x regions x windows
