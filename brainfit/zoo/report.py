@@ -57,6 +57,7 @@ def write_zoo_report(config: ZooConfig, *, partial: bool = False, title: str | N
     done = set(results)
     out = Path(config.out) / "report"
     cmp = config.compare
+    table = results_table(plan, results)
     reports: dict[str, Path] = {}
     boards = []
     all_missing: list[str] = []
@@ -86,7 +87,6 @@ def write_zoo_report(config: ZooConfig, *, partial: bool = False, title: str | N
             fits=fits, neural=neural, leaderboard_bootstrap=cmp.n_bootstrap,
             settings=ComparisonSettings(metric=metric, n_permutations=cmp.n_permutations, n_bootstrap=cmp.n_bootstrap,
                                         seed=cmp.seed))
-        table = results_table(plan)
         atomic_write_text(folder / "zoo_results.csv", table[table["dataset"] == dspec.id].to_csv(index=False))
         if missing or dropped:
             note = (f"\nNot in this report (unfinished): {len(missing)} fit(s): {', '.join(missing[:20])}"

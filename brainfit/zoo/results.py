@@ -36,11 +36,14 @@ def load_results(plan: Plan, fits: list[FitTask] | None = None, *, layers: bool 
     return out
 
 
-def results_table(plan: Plan) -> pd.DataFrame:
+def results_table(plan: Plan, results: dict[tuple[str, str, str], Any] | None = None) -> pd.DataFrame:
     """One row per finished (model, dataset, region), in config order: the mean over bins of the
-    median ceiled score and of the median raw r, the layers chosen on training folds, the key."""
+    median ceiled score and of the median raw r, the layers chosen on training folds, the key.
+
+    ``results``: what :func:`load_results` returned (read again when not given)."""
     rows = []
-    for (model, dataset, region), ds in load_results(plan).items():
+    for (model, dataset, region), ds in (load_results(plan) if results is None else results).items():
+        ds = ds[0] if isinstance(ds, tuple) else ds
         facts = plan.models[model]
         rows.append({
             "model": model, "label": facts["label"], "dataset": dataset, "region": region,
