@@ -67,7 +67,8 @@ def plot_timecourse(scores: Mapping[str, xr.Dataset], *, region: str | None = No
         sig = _significance_arrays(significance, len(first))
     ax = _axes(ax, (5, 3.5))
     # past the 10 colours of matplotlib's default cycle, 20 (else curves share colours)
-    colors = _pyplot().get_cmap("tab20").colors if len(scores) > 10 else None
+    tab20 = _pyplot().get_cmap("tab20").colors  # dark shades first, so that neighbours differ in hue
+    colors = tab20[0::2] + tab20[1::2] if len(scores) > 10 else None
     for i, (label, ds) in enumerate(scores.items()):
         var = f"{metric}_selected" if selected else metric
         if var not in ds:
@@ -164,8 +165,9 @@ def timecourse_panels(scores: Mapping[str, Mapping[str, xr.Dataset]], regions: S
     metric, selected, layer
         See :func:`plot_timecourse`.
     significance : mapping ``region -> {label -> bool array (time_bin,)}``, optional
-        Rows of significance markers per panel (see :func:`plot_timecourse`); regions without
-        an entry get none.
+        Rows of significance markers per panel (see :func:`plot_timecourse`). Every label gets
+        its row (marker, colour, height) in every panel, empty where that panel does not mark it,
+        so that the one legend is right for each panel.
 
     Returns
     -------
@@ -186,11 +188,12 @@ def timecourse_panels(scores: Mapping[str, Mapping[str, xr.Dataset]], regions: S
         raise ValueError(f"significance has region(s) {extra} that are not panels; panels: {list(regions)}")
     # every label gets the same row (marker, colour, height) in every panel, empty where it marks
     # nothing, so that the one legend below the panels is right for each of them
-    rows = list(dict.fromkeys(label for r in regions for label in (significance.get(r) or {})))
+    first = next(iter(scores.values()))
+    given = {r: _significance_arrays(sig, first[r].sizes["time_bin"]) for r, sig in significance.items()}
+    rows = list(dict.fromkeys(label for sig in given.values() for label in sig))
     if rows:
-        first = next(iter(scores.values()))
-        significance = {r: {label: np.asarray((significance.get(r) or {}).get(
-            label, np.zeros(first[r].sizes["time_bin"], bool)), bool) for label in rows} for r in regions}
+        significance = {r: {label: given.get(r, {}).get(label, np.zeros(first[r].sizes["time_bin"], bool))
+                            for label in rows} for r in regions}
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(regions), figsize=(panel_size[0] * len(regions), panel_size[1] + 1.0),
                              sharey=True, layout="constrained")

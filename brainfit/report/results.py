@@ -117,6 +117,11 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
                         labels=labels, metric=metric)
     per_bin = per_bin_table(sub)
     (out / "comparison").mkdir(parents=True, exist_ok=True)
+    # what an earlier call into this folder wrote and this one does not (fewer contrasts) must not
+    # reappear in the report
+    stale = [] if pairs else [out / "comparison" / "per_bin.csv", out / "comparison" / "clusters.csv"]
+    for path in [*stale, *(out / "figures").glob("timecourse_contrast_*.png")]:
+        path.unlink(missing_ok=True)
     if pairs:
         atomic_write_text(out / "comparison" / "per_bin.csv", comparison.per_bin.to_csv(index=False))
         atomic_write_text(out / "comparison" / "clusters.csv", comparison.clusters.to_csv(index=False))
@@ -186,7 +191,7 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
                                   f"{settings.ci:.0%} CIs")
     plots.save_figure(fig, fig_dir / "leaderboard.png")
     for m, fit in (fits or {}).items():
-        by_region = fit if isinstance(fit, Mapping) else {r: fit for r in regions}
+        by_region = {r: fit for r in regions} if isinstance(fit, xr.Dataset) else fit  # (a Dataset is a Mapping too)
         if any("layer" not in f.dims or f.sizes["layer"] < 2 for f in by_region.values()):
             continue
         fig, axes = plt.subplots(2, len(regions), figsize=(4.8 * len(regions), 6.4), squeeze=False,

@@ -22,16 +22,10 @@ Every entry may also give ``id``, ``label``, ``layers`` (candidate layers), ``te
 from __future__ import annotations
 
 import dataclasses
-import glob
-import itertools
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from brainfit._config import (
     ConfigError,
@@ -45,8 +39,17 @@ from brainfit._config import (
     show,
     str_field,
 )
-from brainfit._io import stable_hash
 from brainfit.temporal import TemporalMap
+from brainfit.zoo.entries import ModelSpec, model_entry
+from brainfit.zoo.fields import (
+    absolute,
+    check_id,
+    decades,
+    fields,
+    mapping,
+    names,
+    temporal_map,
+)
 
 __all__ = [
     "DEFAULT_TEMPORAL_MAPS",
@@ -63,54 +66,6 @@ __all__ = [
 DEFAULT_TEMPORAL_MAPS: dict[str, dict] = {
     "time_varying": TemporalMap.from_dict({"kind": "one_to_one", "latency_ms": 0.0}).to_dict(),
     "constant": TemporalMap.from_dict({"kind": "constant"}).to_dict()}
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=-]*")
-_MAX_ID = 100
-
-
-def _check_id(value: Any) -> str:
-    if not isinstance(value, str) or not _ID.fullmatch(value) or len(value) > _MAX_ID:
-        raise Invalid(f"a name of letters, digits and _.+=- (at most {_MAX_ID} characters; it names files)")
-    return value
-
-
-def _names(value: Any) -> tuple[str, ...]:
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v for v in value):
-        return tuple(value)
-    raise Invalid("a non-empty list of names")
-
-
-def _mapping(value: Any) -> dict:
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise Invalid("a mapping of settings")
-    return dict(value)
-
-
-def _temporal_map(value: Any) -> dict:
-    try:
-        return TemporalMap.from_dict(dict(value) if isinstance(value, dict) else value).to_dict()
-    except (TypeError, ValueError) as err:
-        raise Invalid(f"a temporal map such as {{kind: one_to_one, latency_ms: 0}} ({err})") from None
-
-
-def _decades(value: Any) -> tuple[int, int]:
-    if (isinstance(value, (list, tuple)) and len(value) == 2
-            and all(isinstance(x, int) and not isinstance(x, bool) for x in value) and value[0] < value[1]):
-        return (int(value[0]), int(value[1]))
-    raise Invalid("two integers [lo, hi] with lo < hi, e.g. [-2, 10]")
-
-
-def _absolute(path: str) -> str:
-    return os.path.abspath(os.path.expanduser(path))
-
-
-def _fields(d: Any, what: str, checks: Mapping[str, Callable[[Any], Any]]) -> tuple[dict, list[str]]:
-    """Check the mapping ``d`` against ``checks`` (unknown keys refused): ``(values, problems)``."""
-    if not isinstance(d, dict):
-        return {}, [f"{what}={show(d)} (expected a mapping of settings)"]
-    unknown = sorted(set(d) - set(checks))
-    problems = [f"{what}: unknown setting(s) {unknown}; known: {sorted(checks)}"] if unknown else []
-    values, bad = check_fields(checks, d)
-    return values, problems + [f"{what}.{p}" for p in bad]
 
 
 # ----------------------------------------------------------------------------- settings
@@ -134,7 +89,7 @@ class MappingSettings:
         return tuple(float(10.0**k) for k in range(lo, hi + 1))
 
 
-_MAPPING_CHECKS = {"ridge_log10_alphas": _decades, "projection_width": int_field(0), "projection_seed": int_field(0),
+_MAPPING_CHECKS = {"ridge_log10_alphas": decades, "projection_width": int_field(0), "projection_seed": int_field(0),
                    "n_bootstrap": int_field(0), "seed": int_field(0)}
 
 
@@ -194,8 +149,8 @@ class DatasetSpec:
 def _dataset(d: Any, where: str) -> tuple[DatasetSpec | None, list[str]]:
     if isinstance(d, str):
         d = {"name": d}
-    checks = {"name": str_field(), "id": _check_id, "kwargs": _mapping, "regions": optional(_names)}
-    values, problems = _fields(d, where, checks)
+    checks = {"name": str_field(), "id": check_id, "kwargs": mapping, "regions": optional(names)}
+    values, problems = fields(d, where, checks)
     if isinstance(d, dict) and "name" not in d:
         problems.append(f"{where}: 'name' (a registered dataset) is required")
     if problems:
@@ -203,183 +158,17 @@ def _dataset(d: Any, where: str) -> tuple[DatasetSpec | None, list[str]]:
     ident = values.get("id", values["name"])
     if "id" not in values:
         try:
-            _check_id(ident)
+            check_id(ident)
         except Invalid as err:
             return None, [f"{where}: give an 'id' ({err.args[0]})"]
     return DatasetSpec(id=ident, name=values["name"], kwargs=values.get("kwargs", {}),
                        regions=values.get("regions")), []
 
 
-# ----------------------------------------------------------------------------- models
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One model of the zoo, after expansion.
-
-    ``model``: registry name (None for a module factory); ``weights``: ``"pretrained"``,
-    ``"random"`` (drawn from ``seed``) or a checkpoint path; ``module``: ``"package.module:factory"``
-    called with ``kwargs``; ``layers``: candidate layers (None: the zoo's, else every layer);
-    ``temporal_map``: None takes the zoo's default for the model's kind; ``origin``: which
-    ``models:`` entry it came from.
-    """
-
-    id: str
-    label: str
-    model: str | None = None
-    weights: str = "pretrained"
-    seed: int = 0
-    kwargs: dict = field(default_factory=dict)
-    module: str | None = None
-    layers: tuple[str, ...] | None = None
-    temporal_map: dict | None = None
-    n_steps: int | None = None
-    on_steps: int | None = None
-    origin: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["layers"] = list(self.layers) if self.layers else None
-        return d
-
-
-_COMMON = {"id": _check_id, "label": str_field(), "layers": optional(_names), "temporal_map": optional(_temporal_map),
-           "n_steps": optional(int_field(1)), "on_steps": optional(int_field(1))}
-_KINDS: dict[str, dict[str, Callable[[Any], Any]]] = {
-    "registry": {"model": str_field(), "weights": str_field(path=True), "seed": int_field(0), "kwargs": _mapping},
-    "sweep": {"model": str_field(), "grid": _mapping, "sample": _mapping, "weights": str_field(path=True),
-              "seed": int_field(0), "kwargs": _mapping},
-    "checkpoints": {"checkpoints": str_field(path=True), "model": str_field()},
-    "module": {"module": str_field(), "kwargs": _mapping},
-}
-
-
-def _kind(d: dict) -> str:
-    if "module" in d:
-        return "module"
-    if "checkpoints" in d:
-        return "checkpoints"
-    if "grid" in d or "sample" in d:
-        return "sweep"
-    return "registry"
-
-
-def _token(v: Any) -> str:
-    """A value as a piece of a model id: ``[["conv5", "conv3"]]`` -> ``conv5_to_conv3``, ``[]`` -> ``none``."""
-    if v is None or (isinstance(v, (list, tuple)) and not v):
-        return "none"
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, (list, tuple)):
-        if all(isinstance(x, (list, tuple)) and len(x) == 2 for x in v):
-            return "+".join(f"{_token(a)}_to_{_token(b)}" for a, b in v)
-        return "+".join(_token(x) for x in v)
-    return re.sub(r"[^A-Za-z0-9_.=+-]", "", str(v)) or stable_hash(v, 6)
-
-
-def _sweep_points(values: dict, where: str) -> tuple[list[dict], list[str]]:
-    grid = values.get("grid")
-    if grid is None or not grid:
-        return [], [f"{where}.grid: a sweep needs a non-empty grid {{argument: [values]}}"]
-    bad = [k for k, v in grid.items() if not isinstance(v, list) or not v]
-    if bad:
-        return [], [f"{where}.grid: {bad} must each be a non-empty list of values"]
-    points = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
-    sample = values.get("sample")
-    if sample is not None:
-        s, problems = _fields(sample, f"{where}.sample", {"n": int_field(1), "seed": int_field(0)})
-        if not problems and "n" not in s:
-            problems.append(f"{where}.sample: 'n' (how many combinations to draw) is required")
-        if problems:
-            return [], problems
-        if s["n"] > len(points):
-            return [], [f"{where}.sample.n={s['n']} (the grid has only {len(points)} combinations)"]
-        chosen = np.random.default_rng(s.get("seed", 0)).choice(len(points), size=s["n"], replace=False)
-        points = [points[i] for i in sorted(chosen.tolist())]
-    return points, []
-
-
-def _checkpoint_ids(paths: list[str], pattern: str) -> list[str]:
-    """Ids of checkpoint files: their path below the pattern's fixed folder, without suffix."""
-    parts = Path(pattern).parts
-    fixed = Path(*[p for p in itertools.takewhile(lambda p: not glob.has_magic(p), parts[:-1])] or ["."])
-    ids = []
-    for p in paths:
-        rel = Path(os.path.relpath(p, _absolute(str(fixed))))
-        ids.append(re.sub(r"[^A-Za-z0-9_.=+-]", "_", "_".join(rel.with_suffix("").parts)).lstrip("_.-") or "ckpt")
-    return ids
-
-
-def _model_entry(d: Any, where: str) -> tuple[list[ModelSpec], list[str]]:
-    if isinstance(d, str):
-        d = {"model": d}
-    if not isinstance(d, dict):
-        return [], [f"{where}={show(d)} (expected a mapping such as {{model: convrnn_small_rgc}})"]
-    kind = _kind(d)
-    values, problems = _fields(d, where, {**_COMMON, **_KINDS[kind]})
-    if kind in ("registry", "sweep") and "model" not in d:
-        problems.append(f"{where}: 'model' (a registry name; `brainfit models list`) is required")
-    if kind == "module":
-        if "id" not in d:
-            problems.append(f"{where}: a module entry needs an 'id'")
-        if isinstance(d.get("module"), str) and not re.fullmatch(r"[\w.]+:[\w.]+", d["module"]):
-            problems.append(f"{where}.module={show(d['module'])} (expected 'package.module:factory')")
-    if problems:
-        return [], problems
-    common = {k: values[k] for k in ("layers", "temporal_map", "n_steps", "on_steps") if values.get(k) is not None}
-    if kind == "module":
-        return [ModelSpec(id=values["id"], label=values.get("label", values["id"]), module=values["module"],
-                          weights="module", kwargs=values.get("kwargs", {}), origin=where, **common)], []
-    if kind == "checkpoints":
-        pattern = _absolute(values["checkpoints"])
-        paths = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
-        if not paths:
-            return [], [f"{where}.checkpoints={show(values['checkpoints'])} matches no file"]
-        prefix = values.get("id")
-        out = []
-        for path, ident in zip(paths, _checkpoint_ids(paths, values["checkpoints"])):
-            ident = f"{prefix}_{ident}" if prefix else ident
-            label = f"{values['label']} ({ident})" if "label" in values else ident
-            out.append(ModelSpec(id=ident[:_MAX_ID], label=label, model=values.get("model"), weights=path,
-                                 origin=where, **common))
-        return out, []
-    weights = values.get("weights", "random" if kind == "sweep" else "pretrained")
-    if weights not in ("pretrained", "random"):
-        weights = _absolute(weights)
-    seed = values.get("seed", 0)
-    if kind == "registry":
-        ident = values.get("id") or (values["model"] if weights == "pretrained" else
-                                     f"{values['model']}_random{seed}" if weights == "random" else
-                                     f"{values['model']}_{Path(weights).stem}")
-        try:
-            _check_id(ident)
-        except Invalid as err:
-            return [], [f"{where}: give an 'id' ({err.args[0]})"]
-        return [ModelSpec(id=ident, label=values.get("label", ident), model=values["model"], weights=weights,
-                          seed=seed, kwargs=values.get("kwargs", {}), origin=where, **common)], []
-    points, problems = _sweep_points(values, where)
-    fixed = values.get("kwargs", {})
-    clash = sorted(set(fixed) & set(values.get("grid") or {}))
-    if clash:
-        problems.append(f"{where}: {clash} given both in kwargs and in the grid")
-    if problems:
-        return [], problems
-    prefix = values.get("id", values["model"])
-    out = []
-    for point in points:
-        ident = prefix + "".join(f"_{k}-{_token(v)}" for k, v in point.items())
-        if len(ident) > _MAX_ID:
-            ident = f"{prefix[:_MAX_ID - 17]}_{stable_hash(point, 16)}"
-        label = values.get("label", prefix) + " (" + ", ".join(f"{k}={_token(v)}" for k, v in point.items()) + ")"
-        out.append(ModelSpec(id=ident, label=label, model=values["model"], weights=weights, seed=seed,
-                             kwargs={**fixed, **point}, origin=where, **common))
-    return out, []
-
-
 # ----------------------------------------------------------------------------- the config
 
-_TOP_CHECKS: dict[str, Callable[[Any], Any]] = {"name": _check_id, "out": str_field(path=True),
-                                                "layers": optional(_names)}
+_TOP_CHECKS: dict[str, Callable[[Any], Any]] = {"name": check_id, "out": str_field(path=True),
+                                                "layers": optional(names)}
 _KNOWN = ("name", "out", "models", "datasets", "layers", "temporal_maps", "mapping", "splits", "compare")
 
 
@@ -425,7 +214,7 @@ class ZooConfig:
         if "models" in d:
             if isinstance(d["models"], (list, tuple)) and d["models"]:
                 for i, entry in enumerate(d["models"]):
-                    specs, bad = _model_entry(entry, f"models[{i}]")
+                    specs, bad = model_entry(entry, f"models[{i}]")
                     models += specs
                     problems += bad
             else:
@@ -444,17 +233,24 @@ class ZooConfig:
             dup = sorted({i for i in ids if ids.count(i) > 1})
             if dup:
                 problems.append(f"{what} ids {dup} are given more than once (give each entry its own 'id')")
-        tmaps, bad = _fields(d.get("temporal_maps", {}), "temporal_maps",
-                             {"time_varying": _temporal_map, "constant": _temporal_map})
+        labels = [m.label for m in models]
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:  # figures and tables name models by label
+            problems.append(f"model labels {dup} are given more than once (give each model its own 'label')")
+        tmaps, bad = fields(d.get("temporal_maps", {}), "temporal_maps",
+                             {"time_varying": temporal_map, "constant": temporal_map})
         problems += bad
-        mapping, bad = _fields(d.get("mapping", {}), "mapping", _MAPPING_CHECKS)
+        mapping, bad = fields(d.get("mapping", {}), "mapping", _MAPPING_CHECKS)
         problems += bad
-        splits, bad = _fields(d.get("splits", {}), "splits", _SPLIT_CHECKS)
+        splits, bad = fields(d.get("splits", {}), "splits", _SPLIT_CHECKS)
         problems += bad
-        compare, bad = _fields(d.get("compare", {}), "compare", _COMPARE_CHECKS)
+        compare, bad = fields(d.get("compare", {}), "compare", _COMPARE_CHECKS)
         problems += bad
         ids = {m.id for m in models}
-        for a, b in compare.get("contrasts", ()):
+        pairs = list(compare.get("contrasts", ()))
+        if len(set(pairs)) != len(pairs):
+            problems.append("compare.contrasts: a pair is given more than once")
+        for a, b in pairs:
             unknown = [x for x in (a, b) if x not in ids]
             if unknown:
                 problems.append(f"compare.contrasts: [{a}, {b}] names unknown model id(s) {unknown}; ids: "
@@ -463,7 +259,7 @@ class ZooConfig:
                 problems.append(f"compare.contrasts: [{a}, {b}] compares a model with itself")
         if problems:
             raise ConfigError("invalid zoo config: " + "; ".join(problems), problems)
-        return cls(name=top["name"], models=tuple(models), datasets=tuple(datasets), out=_absolute(top["out"]),
+        return cls(name=top["name"], models=tuple(models), datasets=tuple(datasets), out=absolute(top["out"]),
                    layers=top.get("layers"), temporal_maps={**DEFAULT_TEMPORAL_MAPS, **tmaps},
                    mapping=MappingSettings(**mapping), splits=SplitSettings(**splits),
                    compare=CompareSettings(**compare))

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,12 +27,20 @@ import numpy as np
 
 from brainfit._io import atomic_write_json, sha256_file, stable_hash
 from brainfit.zoo.config import DatasetSpec, ModelSpec, ZooConfig
+from brainfit.zoo.fields import safe_name
 
 __all__ = ["ExtractTask", "FitTask", "Plan", "ZooPlanError", "build_model", "load_data", "plan_zoo"]
 
 #: Changes when the result files' layout or meaning changes (part of every fit key).
 RESULT_FORMAT = 1
 _DATA_MEMO: dict[str, tuple[Any, Any]] = {}
+
+
+def content_key(parts: list) -> str:
+    """24 hex digits of SHA-256 over ``parts`` as strict JSON: an object JSON cannot hold is an error,
+    never its ``str`` (a bound method or an object's address would make a key that changes every run)."""
+    payload = json.dumps(parts, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
 class ZooPlanError(ValueError):
@@ -56,6 +64,7 @@ class ExtractTask:
     projection_width: int
     projection_seed: int
     cache_dir: str
+    weights_sha256: str = ""
     device: str | None = None
 
 
@@ -71,6 +80,7 @@ class FitTask:
     temporal_map: dict
     layers: tuple[str, ...] | None
     splits_path: str
+    splits_fingerprint: str
     alphas: tuple[float, ...]
     n_bootstrap: int
     seed: int
@@ -83,7 +93,7 @@ class FitTask:
 
     def paths(self) -> dict[str, Path]:
         """``scores`` (per-region scores), ``layers`` (per layer and bin) and ``manifest`` (written last)."""
-        base = f"{re.sub(r'[^A-Za-z0-9_.=+-]', '_', self.region)}-{self.key}"
+        base = f"{safe_name(self.region)}-{self.key}"
         folder = Path(self.folder)
         return {"scores": folder / f"{base}.scores.nc", "layers": folder / f"{base}.layers.nc",
                 "manifest": folder / f"{base}.json"}
@@ -179,6 +189,9 @@ def _model_facts(config: ZooConfig, spec: ModelSpec) -> dict:
     n_steps = spec.n_steps if spec.n_steps is not None else getattr(model, "n_steps", None)
     on_steps = spec.on_steps if spec.on_steps is not None else getattr(model, "on_steps", None)
     weights = weights_hash(model)
+    if not time_varying:  # one response: the unroll does not change the numbers
+        n_steps = on_steps = None
+    preprocessing = [getattr(model, k, None) for k in ("input_size", "norm_mean", "norm_std")]
     return {
         "id": spec.id, "label": spec.label, "model": spec.model or spec.module, "weights": spec.weights,
         "weights_sha256": weights, "params": int(count_params(model)),
@@ -186,7 +199,7 @@ def _model_facts(config: ZooConfig, spec: ModelSpec) -> dict:
         "layers": list(layers) if layers is not None else None, "temporal_map": tmap,
         "n_steps": n_steps if time_varying else None, "on_steps": on_steps if time_varying else None,
         "trained_schedule": getattr(model, "trained_schedule", None),
-        "content": stable_hash([weights, architecture_hash(model), n_steps, on_steps], 24),
+        "content": content_key([weights, architecture_hash(model), n_steps, on_steps, preprocessing]),
     }
 
 
@@ -210,9 +223,16 @@ def _dataset_facts(spec: DatasetSpec) -> tuple[dict, Any]:
     if missing:
         raise ValueError(f"region(s) {missing} not in the data; regions present: {present}")
     avg = average_repetitions(neural) if has_repetitions(neural) else neural
-    info = {"id": spec.id, "name": spec.name, "kwargs": dict(spec.kwargs), "sha256": dataset_sha256(neural),
+    sha = dataset_sha256(neural)
+    # what the fits' numbers depend on beyond the values and ids dataset_sha256 covers: the bins,
+    # the sites and their regions, and the images
+    content = content_key([sha, neural.coords["time_bin_start"].values.tolist(),
+                           neural.coords["time_bin_end"].values.tolist(),
+                           np.asarray(neural.coords["neuroid_id"].values).astype(str).tolist(),
+                           np.asarray(neural.coords[REGION].values).astype(str).tolist(), stimuli.fingerprint()])
+    info = {"id": spec.id, "name": spec.name, "kwargs": dict(spec.kwargs), "sha256": sha,
             "n_stimuli": len(stimuli), "n_neuroids": int(neural.sizes["neuroid"]), "regions": regions,
-            "single_trials": has_repetitions(neural)}
+            "single_trials": has_repetitions(neural), "stimuli": stimuli.fingerprint(), "content": content}
     return info, avg
 
 
@@ -220,13 +240,14 @@ def plan_zoo(config: ZooConfig, *, device: str | None = None, write: bool = True
     """Build every model and load every dataset once, then lay out the tasks (see the module docstring).
 
     Nothing is written until every model and dataset checked out; then (``write``) the folds of
-    each dataset go to ``<out>/splits/<dataset>.json`` and the expanded config to ``<out>/zoo.json``.
+    each dataset go to ``<out>/splits/<dataset>-<fingerprint>.json`` and the expanded config to
+    ``<out>/zoo.json``.
 
     Raises
     ------
     ZooPlanError
         Naming every model that cannot be built (unknown name, bad arguments, missing checkpoint,
-        unknown layers) and every dataset that cannot be loaded.
+        unknown layers), every dataset that cannot be loaded and every one whose folds cannot be drawn.
     """
     from brainfit.mapping import make_splits
 
@@ -235,17 +256,27 @@ def plan_zoo(config: ZooConfig, *, device: str | None = None, write: bool = True
     for spec in config.models:
         try:
             models[spec.id] = _model_facts(config, spec)
-        except (KeyError, ValueError, TypeError, FileNotFoundError) as err:
+        except Exception as err:  # noqa: BLE001 -- a user's factory may raise anything; every model is named
             msg = err.args[0] if isinstance(err, KeyError) and err.args else err
-            problems.append(f"model {spec.id!r} ({spec.origin}): {msg}")
+            kind = "" if isinstance(err, (KeyError, ValueError, TypeError, FileNotFoundError)) \
+                else f"{type(err).__name__}: "
+            problems.append(f"model {spec.id!r} ({spec.origin}): {kind}{msg}")
     datasets: dict[str, dict] = {}
     averaged: dict[str, Any] = {}
     for spec in config.datasets:
         try:
             datasets[spec.id], averaged[spec.id] = _dataset_facts(spec)
-        except (KeyError, ValueError, TypeError, FileNotFoundError, OSError) as err:
+        except Exception as err:  # noqa: BLE001 -- every dataset that cannot be loaded is named
             msg = err.args[0] if isinstance(err, KeyError) and err.args else err
             problems.append(f"dataset {spec.id!r} ({spec.name}): {msg}")
+    splits_of = {}
+    for spec in config.datasets:
+        if spec.id in averaged:
+            try:
+                splits_of[spec.id] = make_splits(averaged[spec.id], n_folds=config.splits.n_folds,
+                                                 seed=config.splits.seed)
+            except ValueError as err:
+                problems.append(f"dataset {spec.id!r} ({spec.name}): splits: {err}")
     if problems:
         raise ZooPlanError(problems)
     out = Path(config.out)
@@ -254,25 +285,28 @@ def plan_zoo(config: ZooConfig, *, device: str | None = None, write: bool = True
     m = config.mapping
     for dspec in config.datasets:
         dinfo = datasets[dspec.id]
-        splits = make_splits(averaged[dspec.id], n_folds=config.splits.n_folds, seed=config.splits.seed)
-        splits_path = out / "splits" / f"{dspec.id}.json"
-        if write:
+        splits = splits_of[dspec.id]
+        # named by content: a fit never reads folds another run or config wrote under its dataset's name
+        splits_path = out / "splits" / f"{dspec.id}-{splits.fingerprint[:16]}.json"
+        if write and not splits_path.is_file():
             splits.save(splits_path)
         for spec in config.models:
             facts = models[spec.id]
             layers = tuple(facts["layers"]) if facts["layers"] is not None else None
-            ekey = stable_hash([facts["content"], dinfo["sha256"], layers, m.projection_width, m.projection_seed],
-                               24)
+            # one extraction per model content and stimulus set (two datasets on the same images share
+            # it): two tasks never write the same cache file
+            ekey = content_key([facts["content"], dinfo["stimuli"], layers, m.projection_width, m.projection_seed])
             extracts.setdefault(ekey, ExtractTask(
                 key=ekey, model=spec, dataset=dspec, layers=layers, n_steps=facts["n_steps"],
                 on_steps=facts["on_steps"], projection_width=m.projection_width, projection_seed=m.projection_seed,
-                cache_dir=str(out / "activations"), device=device))
+                cache_dir=str(out / "activations"), weights_sha256=facts["weights_sha256"], device=device))
             for region in dinfo["regions"]:
-                key = stable_hash([RESULT_FORMAT, ekey, region, splits.fingerprint, facts["temporal_map"],
-                                   dataclasses.asdict(m)], 24)
+                key = content_key([RESULT_FORMAT, ekey, dinfo["content"], region, splits.fingerprint,
+                                   facts["temporal_map"], dataclasses.asdict(m)])
                 fits.append(FitTask(
                     key=key, extract_key=ekey, model=spec, dataset=dspec, region=region,
                     temporal_map=facts["temporal_map"], layers=layers, splits_path=str(splits_path),
+                    splits_fingerprint=splits.fingerprint,
                     alphas=m.alphas, n_bootstrap=m.n_bootstrap, seed=m.seed,
                     folder=str(out / "results" / dspec.id / spec.id),
                     dataset_info={k: v for k, v in dinfo.items() if k != "regions"}))

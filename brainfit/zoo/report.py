@@ -4,6 +4,7 @@ contrasts of the config (:func:`brainfit.report.write_comparison`), rendered as 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,8 @@ def _complete_models(plan: Plan, dataset: str, done: set[tuple[str, str, str]]) 
 def write_zoo_report(config: ZooConfig, *, partial: bool = False, title: str | None = None,
                      on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Write ``<out>/report/<dataset>/`` (tables, figures, ``report.html``) for every dataset of the zoo
-    and ``<out>/report/leaderboard.csv`` over all of them; returns ``{"reports": {dataset: path},
+    and ``<out>/report/leaderboard.csv`` over all of them (its ``metric`` column says, per dataset,
+    whether ``score`` is the ceiled score or raw r); returns ``{"reports": {dataset: path},
     "leaderboard": DataFrame, "missing": [...]}``.
 
     ``partial``: report the models whose every region has finished (contrasts with a missing model
@@ -82,6 +84,7 @@ def write_zoo_report(config: ZooConfig, *, partial: bool = False, title: str | N
         fits = {m: {r: results[(m, dspec.id, r)][1] for r in regions} for m in models} if heatmaps else {}
         _, neural = load_data(dspec)
         folder = out / dspec.id
+        shutil.rmtree(folder, ignore_errors=True)  # nothing of an earlier report (other contrasts) reappears
         written = write_comparison(
             folder, scores, pairs=pairs, regions=regions, labels={m: plan.models[m]["label"] for m in models},
             fits=fits, neural=neural, leaderboard_bootstrap=cmp.n_bootstrap,

@@ -23,6 +23,7 @@ from typing import Any
 
 from brainfit._io import atomic_write_text
 from brainfit.zoo.config import ZooConfig
+from brainfit.zoo.fields import safe_name
 from brainfit.zoo.plan import FitTask, Plan, plan_zoo
 from brainfit.zoo.results import results_table
 from brainfit.zoo.tasks import run_extract, run_fit, worker_threads
@@ -159,18 +160,24 @@ def _run_dask(plan: Plan, pending: list[FitTask], client: Any, emit: Event) -> l
     _check_threads(client, emit)
     extract_futures = {ekey: client.submit(run_extract, plan.extracts[ekey], key=f"extract-{ekey}", pure=False)
                        for ekey in _needed(plan, pending)}
+    # Dask keys name the task, not only its content: two fits with the same content (one model under
+    # two ids) are two tasks writing two folders, where one key would run once
     fit_futures = {client.submit(run_fit, fit, extract_futures[fit.extract_key], plan.models[fit.model.id],
-                                 key=f"fit-{fit.key}", pure=False): fit for fit in pending}
+                                 key=f"fit-{fit.key}-{fit.model.id}-{fit.dataset.id}-{safe_name(fit.region)}",
+                                 pure=False): fit for fit in pending}
     names = {fut: f"{plan.extracts[k].model.id} / {plan.extracts[k].dataset.id}" for k, fut in extract_futures.items()}
     failures = []
     for fut in distributed.as_completed([*extract_futures.values(), *fit_futures]):
         fit = fit_futures.get(fut)
-        if fut.status == "error":
-            err = fut.exception()
+        if fut.status in ("error", "cancelled"):
+            err = fut.exception() if fut.status == "error" else "cancelled"
+            text = f"{type(err).__name__}: {err}" if fut.status == "error" else "cancelled"
+            if fit is not None and extract_futures[fit.extract_key].status in ("error", "cancelled"):
+                text = f"extraction failed: {text}"
             task = fit.name if fit is not None else f"extract {names[fut]}"
-            emit({"event": "failed", "task": task, "error": f"{type(err).__name__}: {err}"})
+            emit({"event": "failed", "task": task, "error": text})
             if fit is not None:
-                failures.append({"task": fit.name, "error": f"{type(err).__name__}: {err}"})
+                failures.append({"task": fit.name, "error": text})
             continue
         result = fut.result()
         if fit is None:
@@ -240,6 +247,10 @@ def run_zoo(config: ZooConfig, *, workers: int | None = None, scheduler: str | N
             with local_cluster(workers or default_workers(), dashboard_address=dashboard_address) as cluster, \
                     distributed.Client(cluster) as c:
                 failures = _with_client(plan, pending, c, emit)
+    failed = {f["task"] for f in failures}
+    # every fit reported done must have left a complete result (checked on disk, not taken on trust)
+    failures += [{"task": f.name, "error": "no complete result was written"} for f in pending
+                 if f.name not in failed and f.finished() is None]
     table = results_table(plan)
     atomic_write_text(os.path.join(config.out, "results.csv"), table.to_csv(index=False))
     summary = {"total": len(plan.fits), "skipped": len(plan.fits) - len(pending),

@@ -33,8 +33,11 @@ def run_extract(task: ExtractTask) -> dict[str, Any]:
     acts = extract(model, stimuli, layers=list(task.layers) if task.layers else None, n_steps=task.n_steps,
                    on_steps=task.on_steps, projection=projection, cache=task.cache_dir, device=task.device,
                    model_id=task.model.id, progress=False)
-    path = acts.encoding["source"]
+    path, weights = acts.encoding["source"], acts.attrs.get("weights_hash")
     acts.close()
+    if task.weights_sha256 and weights != task.weights_sha256:
+        raise ValueError(f"model {task.model.id!r} has other weights than when the zoo was planned (a checkpoint "
+                         "rewritten since, or another file under the same path on this worker); rerun the zoo")
     return {"key": task.key, "path": str(path), "seconds": round(time.perf_counter() - t0, 2),
             "worker": f"{socket.gethostname()}:{os.getpid()}"}
 
@@ -49,6 +52,7 @@ def run_fit(task: FitTask, extracted: dict[str, Any], model_info: dict[str, Any]
     from brainfit.activations import open_activations
     from brainfit.assembly import select_region
     from brainfit.mapping import RidgeMapping, Splits
+    from brainfit.report import dataset_sha256
     from brainfit.scoring import save_scores, score_by_region
     from brainfit.temporal import TemporalMap
 
@@ -57,7 +61,12 @@ def run_fit(task: FitTask, extracted: dict[str, Any], model_info: dict[str, Any]
         return done
     t0 = time.perf_counter()
     _, neural = load_data(task.dataset)
+    if dataset_sha256(neural) != task.dataset_info.get("sha256"):
+        raise ValueError(f"dataset {task.dataset.id!r} loads other data on this worker than when the zoo was "
+                         "planned (files changed, or another copy on this node); rerun the zoo")
     splits = Splits.load(task.splits_path)
+    if splits.fingerprint != task.splits_fingerprint:
+        raise ValueError(f"{task.splits_path} holds other folds than the zoo planned; rerun the zoo")
     acts = open_activations(extracted["path"])  # checks the cache file's seal
     info = {k: v for k, v in model_info.items() if k != "content"}
     try:

@@ -103,6 +103,8 @@ def test_timecourse_panels_pass_significance_per_region(fit):
     style = {(ax_i, line.get_label()): (line.get_marker(), line.get_color()) for ax_i, ax in enumerate(fig.axes)
              for line in ax.lines if line.get_label() in ("A > B", "A < B")}
     assert style[(0, "A > B")] == style[(1, "A > B")] != style[(0, "A < B")] == style[(1, "A < B")]
+    with pytest.raises(ValueError, match=r"significance\['x'\] must hold booleans"):
+        timecourse_panels({"A": {"V4": fit}}, ["V4"], selected=True, significance={"V4": {"x": [0, 2, 0, 0]}})
     with pytest.raises(ValueError, match=r"significance has region\(s\) \['V1'\] that are not panels"):
         timecourse_panels({"A": {"V4": fit}}, ["V4"], selected=True, significance={"V1": {"x": [True] * 4}})
     with pytest.raises(ValueError, match=r"no scores for \(model, region\)"):

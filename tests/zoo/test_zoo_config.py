@@ -115,15 +115,19 @@ def test_a_bad_config_names_every_bad_field(tmp_path):
             "name": "has space", "out": str(tmp_path / "out"), "datasets": [{"kwargs": {}}],
             "models": [{"model": "ff_small", "id": "a", "seed": -1}, {"model": "convrnn_small_custom", "grid": {"cell": []}},
                        {"model": "convrnn_small_custom", "grid": {"cell": ["gru"]}, "sample": {"n": 5}},
-                       "ff_small", "ff_small"],
+                       "ff_small", "ff_small", {"model": "ff_small", "id": "b", "label": "a"},
+                       {"model": "ff_small", "id": "c", "label": "a"}],
+            "layers": ["conv1", "conv1"],
             "mapping": {"projection_width": "wide", "bogus": 1}, "splits": {"n_folds": 1},
-            "compare": {"contrasts": [["ff_small", "nope"]], "metric": "best"}, "extra": 1})
+            "compare": {"contrasts": [["ff_small", "nope"], ["b", "c"], ["b", "c"]], "metric": "best"}, "extra": 1})
     text = str(err.value)
     for needle in ("unknown setting(s) ['extra']", "name='has space'", "datasets[0]: 'name'", "models[0].seed=-1",
                    "models[1].grid: ['cell'] must each be a non-empty list", "models[2].sample.n=5 (the grid has only 1",
                    "model ids ['ff_small'] are given more than once", "mapping: unknown setting(s) ['bogus']",
                    "mapping.projection_width='wide'", "splits.n_folds=1", "compare.metric='best'",
-                   "names unknown model id(s) ['nope']"):
+                   "names unknown model id(s) ['nope']", "model labels ['a', 'ff_small'] are given more than once",
+                   "layers=['conv1', 'conv1'] (expected a non-empty list of distinct names",
+                   "compare.contrasts: a pair is given more than once"):
         assert needle in text, needle
 
 
@@ -144,3 +148,25 @@ def test_models_and_datasets_that_cannot_be_built_fail_before_any_work(tmp_path)
                    "dataset 'no_such_data'"):
         assert needle in text, needle
     assert not (tmp_path / "out").exists()  # nothing was written
+
+
+def test_datasets_on_the_same_images_share_one_extraction(tmp_path):
+    small = {"name": "synthetic", "id": "small", "kwargs": {"images_per_object": 2, "n_v4": 8, "n_it": 8}}
+    more = {"name": "synthetic", "id": "more", "kwargs": {"images_per_object": 2, "n_v4": 12, "n_it": 8}}
+    plan = plan_zoo(config(tmp_path, datasets=[small, more], models=["ff_small_wider_rgc"]), write=False)
+    assert len(plan.extracts) == 1  # one cache file, never written by two tasks at once
+    assert len({f.key for f in plan.fits}) == 4  # but other neural data: other fits
+    assert plan.datasets["small"]["stimuli"] == plan.datasets["more"]["stimuli"]
+    assert plan.datasets["small"]["content"] != plan.datasets["more"]["content"]
+
+
+def test_a_checkpoint_rewritten_after_planning_is_refused_on_the_worker(tmp_path):
+    from brainfit.zoo.tasks import run_extract
+
+    path = tmp_path / "ff.pt"
+    save_checkpoint(path, model=create_model("ff_small"), model_name="ff_small", model_kwargs={})
+    plan = plan_zoo(config(tmp_path, models=[{"model": "ff_small", "weights": str(path), "layers": ["conv5"]}]))
+    torch.manual_seed(1)
+    save_checkpoint(path, model=create_model("ff_small"), model_name="ff_small", model_kwargs={})
+    with pytest.raises(ValueError, match="other weights than when the zoo was planned"):
+        run_extract(next(iter(plan.extracts.values())))

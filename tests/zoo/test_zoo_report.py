@@ -16,7 +16,7 @@ import yaml
 from zoo_world import zoo
 
 from brainfit.cli import main
-from brainfit.zoo import plan_zoo
+from brainfit.zoo import ZooConfig, plan_zoo
 from brainfit.zoo.report import ZooIncompleteError, write_zoo_report
 
 
@@ -102,15 +102,22 @@ def test_zoo_run_in_a_fresh_process_on_two_workers(tmp_path):
     config.write_text(yaml.safe_dump({
         "name": "cli", "out": str(tmp_path / "out"),
         "datasets": [{"name": "synthetic", "kwargs": {"images_per_object": 2, "n_v4": 8, "n_it": 8}}],
-        "models": ["ff_small_wider_rgc", "ff_small_deeper_rgc"], "layers": ["conv5"],
+        # the same network under two ids: two tasks, two results (one content key, but never one Dask task)
+        "models": ["ff_small_wider_rgc", "ff_small_deeper_rgc",
+                   {"model": "ff_small_wider_rgc", "id": "wider_again", "label": "again"}], "layers": ["conv5"],
         "mapping": {"projection_width": 32, "n_bootstrap": 0}, "splits": {"n_folds": 3}}))
     done = subprocess.run([sys.executable, "-m", "brainfit.cli", "zoo", "run", str(config), "--workers", "2",
                            "--dashboard-address", ":0"], capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "dask: 2 worker(s); dashboard:" in done.stdout
-    assert re.search(r"\[4/4\] fitted ff_small_\w+ / synthetic / (IT|V4)", done.stdout), done.stdout
+    assert re.search(r"\[6/6\] fitted \w+ / synthetic / (IT|V4)", done.stdout), done.stdout
     assert "INFO distributed" not in done.stderr  # Dask's connection chatter stays out of the output
-    assert pd.read_csv(tmp_path / "out" / "results.csv").shape[0] == 4
+    table = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert table.shape[0] == 6 and not table.duplicated(["model", "region"]).any()
+    again = table.set_index(["model", "region"])
+    assert (again.loc["wider_again", "mean_r"] == again.loc["ff_small_wider_rgc", "mean_r"]).all()
+    # the keys are the same in another process: this one finds every fit finished
+    assert plan_zoo(ZooConfig.from_yaml(config), write=False).pending() == []
 
 
 def test_many_contrasts_get_a_figure_each_and_none_give_a_leaderboard_only(finished):
