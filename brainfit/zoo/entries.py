@@ -129,6 +129,8 @@ def _checkpoint_ids(paths: list[str], pattern: str) -> list[str]:
 
 
 def model_entry(d: Any, where: str) -> tuple[list[ModelSpec], list[str]]:
+    """One ``models:`` entry (``where`` names it in messages) -> ``(specs, problems)``: the models it
+    expands to, or every problem with it (then no model)."""
     if isinstance(d, str):
         d = {"model": d}
     if not isinstance(d, dict):
