@@ -137,7 +137,7 @@ def test_models_and_datasets_that_cannot_be_built_fail_before_any_work(tmp_path)
         {"model": "convrnn_small_custom", "weights": "random", "kwargs": {"cell": "nope"}},
         {"model": "ff_small", "id": "ff_layers", "weights": "random", "layers": ["conv9"]}, "convrnn_small_lstm",
         {"model": "ff_small", "weights": str(tmp_path / "missing.pt")}],
-        datasets=[DATA, {"name": "synthetic", "id": "bad_region", "regions": ["V1"]}, {"name": "no_such_data"}])
+        datasets=[DATA, {**DATA, "id": "bad_region", "regions": ["V1"]}, {"name": "no_such_data"}])
     with pytest.raises(ZooPlanError) as err:
         plan_zoo(c)
     text = str(err.value)

@@ -16,7 +16,7 @@ def zoo(out, **over) -> ZooConfig:
         "mapping": {"projection_width": 48, "n_bootstrap": 10, "ridge_log10_alphas": [-2, 6]},
         "splits": {"n_folds": 3},
         "compare": {"contrasts": [["convrnn_small_rgc", "ff_small_wider_rgc"]], "n_permutations": 50,
-                    "n_bootstrap": 20},
+                    "n_bootstrap": 20, "heatmaps": False},  # (figures cost time; one test asks for them)
     }
     d.update(over)
     return ZooConfig.from_dict(d)
