@@ -46,7 +46,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from brainfit._config import read_yaml_mapping
-from brainfit.zoo import ZooConfig, run_zoo, thread_env
+from brainfit.zoo import ZooConfig, local_cluster, run_zoo, thread_env
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMERIC = ["mean_ceiled", "mean_r", "n_reliable"]
@@ -87,7 +87,6 @@ def main() -> int:
     parser.add_argument("--all", action="store_true", help="also in this process with 2 threads, and 2 workers "
                         "with Dask's default environment")
     args = parser.parse_args()
-    import dask
     import distributed
 
     cores = os.cpu_count() or 1
@@ -111,17 +110,10 @@ def main() -> int:
         if args.all:
             with threadpool_limits(2), _torch_threads(2):
                 timed("in this process, no Dask, 2 threads", tmp / "w4", args.models, workers=0)
-            env = {**thread_env(2), "MALLOC_TRIM_THRESHOLD_": "65536"}
-            keep = {k: os.environ.get(k) for k in env}
-            try:
-                with dask.config.set({"distributed.nanny.pre-spawn-environ": env}), distributed.LocalCluster(
-                        n_workers=2, threads_per_worker=1, dashboard_address=":0", silence_logs=40) as cluster, \
-                        distributed.Client(cluster) as client:
-                    t3, _ = timed("2 workers, Dask's default MALLOC_TRIM_THRESHOLD_", tmp / "w3", args.models,
-                                  client=client)
-            finally:
-                for k, v in keep.items():
-                    os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+            with local_cluster(2, dashboard_address=":0", environ={"MALLOC_TRIM_THRESHOLD_": "65536"}) as cluster, \
+                    distributed.Client(cluster) as client:
+                t3, _ = timed("2 workers, Dask's default MALLOC_TRIM_THRESHOLD_", tmp / "w3", args.models,
+                              client=client)
             print(f"Dask's default worker environment is {t3 / t2:.2f}x slower than brainfit's")
     return 0
 

@@ -146,7 +146,7 @@ class DatasetSpec:
     regions: tuple[str, ...] | None = None
 
 
-def _dataset(d: Any, where: str) -> tuple[DatasetSpec | None, list[str]]:
+def _dataset(d: Any, where: str) -> tuple[list[DatasetSpec], list[str]]:
     if isinstance(d, str):
         d = {"name": d}
     checks = {"name": str_field(), "id": check_id, "kwargs": mapping, "regions": optional(names)}
@@ -154,15 +154,32 @@ def _dataset(d: Any, where: str) -> tuple[DatasetSpec | None, list[str]]:
     if isinstance(d, dict) and "name" not in d:
         problems.append(f"{where}: 'name' (a registered dataset) is required")
     if problems:
-        return None, problems
+        return [], problems
     ident = values.get("id", values["name"])
     if "id" not in values:
         try:
             check_id(ident)
         except Invalid as err:
-            return None, [f"{where}: give an 'id' ({err.args[0]})"]
-    return DatasetSpec(id=ident, name=values["name"], kwargs=values.get("kwargs", {}),
-                       regions=values.get("regions")), []
+            return [], [f"{where}: give an 'id' ({err.args[0]})"]
+    return [DatasetSpec(id=ident, name=values["name"], kwargs=values.get("kwargs", {}),
+                        regions=values.get("regions"))], []
+
+
+def _entries(d: Mapping[str, Any], key: str, parse: Callable[[Any, str], tuple[list, list[str]]],
+             expected: str) -> tuple[list, list[str]]:
+    """The entries of the list ``d[key]``, each parsed by ``parse(entry, "key[i]")``, and every problem."""
+    if key not in d:
+        return [], []
+    items = d[key]
+    if not isinstance(items, (list, tuple)) or not items:
+        return [], [f"{key}={show(items)} (expected {expected})"]
+    out: list = []
+    problems: list[str] = []
+    for i, entry in enumerate(items):
+        parsed, bad = parse(entry, f"{key}[{i}]")
+        out += parsed
+        problems += bad
+    return out, problems
 
 
 # ----------------------------------------------------------------------------- the config
@@ -210,24 +227,10 @@ class ZooConfig:
         for required in ("name", "out", "models", "datasets"):
             if required not in d:
                 problems.append(f"{required}: required")
-        models: list[ModelSpec] = []
-        if "models" in d:
-            if isinstance(d["models"], (list, tuple)) and d["models"]:
-                for i, entry in enumerate(d["models"]):
-                    specs, bad = model_entry(entry, f"models[{i}]")
-                    models += specs
-                    problems += bad
-            else:
-                problems.append(f"models={show(d['models'])} (expected a non-empty list of model entries)")
-        datasets: list[DatasetSpec] = []
-        if "datasets" in d:
-            if isinstance(d["datasets"], (list, tuple)) and d["datasets"]:
-                for i, entry in enumerate(d["datasets"]):
-                    spec, bad = _dataset(entry, f"datasets[{i}]")
-                    datasets += [spec] if spec else []
-                    problems += bad
-            else:
-                problems.append(f"datasets={show(d['datasets'])} (expected a non-empty list of datasets)")
+        models, bad = _entries(d, "models", model_entry, "a non-empty list of model entries")
+        problems += bad
+        datasets, bad = _entries(d, "datasets", _dataset, "a non-empty list of datasets")
+        problems += bad
         for what, items in (("model", models), ("dataset", datasets)):
             ids = [x.id for x in items]
             dup = sorted({i for i in ids if ids.count(i) > 1})

@@ -16,8 +16,8 @@ Tasks:
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import hashlib
+import importlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ __all__ = ["ExtractTask", "FitTask", "Plan", "ZooPlanError", "build_model", "loa
 #: Changes when the result files' layout or meaning changes (part of every fit key).
 RESULT_FORMAT = 1
 _DATA_MEMO: dict[str, tuple[Any, Any]] = {}
+_SHA_MEMO: dict[str, str] = {}
 
 
 def content_key(parts: list) -> str:
@@ -136,9 +137,23 @@ def load_data(spec: DatasetSpec) -> tuple[Any, Any]:
     key = stable_hash([spec.name, spec.kwargs])
     if key not in _DATA_MEMO:
         while len(_DATA_MEMO) >= 2:
-            _DATA_MEMO.pop(next(iter(_DATA_MEMO)))
+            oldest = next(iter(_DATA_MEMO))
+            del _DATA_MEMO[oldest]
+            _SHA_MEMO.pop(oldest, None)
         _DATA_MEMO[key] = load_dataset(spec.name, **spec.kwargs)
     return _DATA_MEMO[key]
+
+
+def data_sha256(spec: DatasetSpec) -> str:
+    """:func:`brainfit.report.dataset_sha256` of the spec's neural data, computed once per process
+    (every fit on a worker checks it)."""
+    from brainfit.report import dataset_sha256
+
+    neural = load_data(spec)[1]
+    key = stable_hash([spec.name, spec.kwargs])
+    if key not in _SHA_MEMO:
+        _SHA_MEMO[key] = dataset_sha256(neural)
+    return _SHA_MEMO[key]
 
 
 def build_model(spec: ModelSpec) -> Any:
@@ -210,8 +225,6 @@ def _dataset_facts(spec: DatasetSpec) -> tuple[dict, Any]:
         has_repetitions,
         validate_neural,
     )
-    from brainfit.report import dataset_sha256
-
     stimuli, neural = load_data(spec)
     if stimuli is None:
         raise ValueError("the dataset has no stimulus images, so models cannot be run on it")
@@ -223,7 +236,7 @@ def _dataset_facts(spec: DatasetSpec) -> tuple[dict, Any]:
     if missing:
         raise ValueError(f"region(s) {missing} not in the data; regions present: {present}")
     avg = average_repetitions(neural) if has_repetitions(neural) else neural
-    sha = dataset_sha256(neural)
+    sha = data_sha256(spec)
     # what the fits' numbers depend on beyond the values and ids dataset_sha256 covers: the bins,
     # the sites and their regions, and the images
     content = content_key([sha, neural.coords["time_bin_start"].values.tolist(),

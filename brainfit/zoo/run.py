@@ -25,7 +25,7 @@ from brainfit._io import atomic_write_text
 from brainfit.zoo.config import ZooConfig
 from brainfit.zoo.fields import safe_name
 from brainfit.zoo.plan import FitTask, Plan, plan_zoo
-from brainfit.zoo.results import results_table
+from brainfit.zoo.results import load_results, results_table
 from brainfit.zoo.tasks import run_extract, run_fit, worker_threads
 
 __all__ = ["ZooRunError", "default_workers", "local_cluster", "quiet_dask_logs", "run_zoo", "thread_env"]
@@ -75,21 +75,23 @@ def _distributed() -> Any:
 
 
 @contextlib.contextmanager
-def local_cluster(workers: int, *, dashboard_address: str = ":8787") -> Iterator[Any]:
+def local_cluster(workers: int, *, dashboard_address: str = ":8787",
+                  environ: dict[str, str] | None = None) -> Iterator[Any]:
     """A ``LocalCluster`` of ``workers`` processes (a context manager), one task at a time each.
 
     Each worker gets ``cores // workers`` torch/BLAS threads in its environment before it starts
     (:func:`thread_env`), and none of Dask's default ``MALLOC_TRIM_THRESHOLD_=65536``: with it,
     every large tensor is mapped and unmapped afresh, and a ConvRNN extraction took 13.7 s instead
     of 4.1 s here (``benchmarks/bench_zoo.py``). Dask sets these variables in this process's
-    environment before it spawns a worker; they are restored when the cluster closes.
+    environment before it spawns a worker; they are restored when the cluster closes. ``environ``
+    adds variables (or overrides these) in the workers' environment.
     """
     distributed = _distributed()
     import dask
 
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an int >= 1, got {workers!r}")
-    env = thread_env(workers)
+    env = {**thread_env(workers), **(environ or {})}
     keep = {k: os.environ.get(k) for k in (*env, "MALLOC_TRIM_THRESHOLD_", "PYTHONHASHSEED")}
     try:
         with dask.config.set({"distributed.nanny.pre-spawn-environ": env}), distributed.LocalCluster(
@@ -249,9 +251,10 @@ def run_zoo(config: ZooConfig, *, workers: int | None = None, scheduler: str | N
                 failures = _with_client(plan, pending, c, emit)
     failed = {f["task"] for f in failures}
     # every fit reported done must have left a complete result (checked on disk, not taken on trust)
+    results = load_results(plan)  # every result checked once (its manifest and both files' SHA-256)
     failures += [{"task": f.name, "error": "no complete result was written"} for f in pending
-                 if f.name not in failed and f.finished() is None]
-    table = results_table(plan)
+                 if f.name not in failed and (f.model.id, f.dataset.id, f.region) not in results]
+    table = results_table(plan, results)
     atomic_write_text(os.path.join(config.out, "results.csv"), table.to_csv(index=False))
     summary = {"total": len(plan.fits), "skipped": len(plan.fits) - len(pending),
                "computed": len(pending) - len(failures), "seconds": round(time.perf_counter() - t0, 1),

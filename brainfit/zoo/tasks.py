@@ -16,7 +16,7 @@ import warnings
 from typing import Any
 
 from brainfit._io import atomic_write_json, sha256_file
-from brainfit.zoo.plan import ExtractTask, FitTask, build_model, load_data
+from brainfit.zoo.plan import ExtractTask, FitTask, build_model, data_sha256, load_data
 
 __all__ = ["run_extract", "run_fit", "worker_threads"]
 
@@ -52,7 +52,6 @@ def run_fit(task: FitTask, extracted: dict[str, Any], model_info: dict[str, Any]
     from brainfit.activations import open_activations
     from brainfit.assembly import select_region
     from brainfit.mapping import RidgeMapping, Splits
-    from brainfit.report import dataset_sha256
     from brainfit.scoring import save_scores, score_by_region
     from brainfit.temporal import TemporalMap
 
@@ -61,7 +60,7 @@ def run_fit(task: FitTask, extracted: dict[str, Any], model_info: dict[str, Any]
         return done
     t0 = time.perf_counter()
     _, neural = load_data(task.dataset)
-    if dataset_sha256(neural) != task.dataset_info.get("sha256"):
+    if data_sha256(task.dataset) != task.dataset_info.get("sha256"):
         raise ValueError(f"dataset {task.dataset.id!r} loads other data on this worker than when the zoo was "
                          "planned (files changed, or another copy on this node); rerun the zoo")
     splits = Splits.load(task.splits_path)
