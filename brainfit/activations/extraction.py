@@ -353,9 +353,10 @@ def _create_partial(job: _Job, widths: dict[str, int]) -> None:
 
 def _run(job: _Job, done: int) -> None:
     """Extract the presentations from ``done`` on into ``job.partial`` (created on the first batch)."""
-    view, dev, n_t = job.view, job.device, job.n_t
+    view, dev = job.view, job.device
     h5 = None
     widths: dict[str, int] | None = None
+    blocks: _Blocks | None = None
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brainfit-write")
     pending: Future | None = None
     try:
@@ -377,24 +378,16 @@ def _run(job: _Job, done: int) -> None:
                 widths = {n: next(f for f in feats[n] if f is not None).shape[1] for n in view.names}
                 _create_partial(job, widths)
                 h5 = _open_for_writing(job.partial)
-            b = len(ids)
-            block = np.zeros((b, sum(widths.values()), n_t), dtype=np.float32)
-            col = 0
-            for name in view.names:
-                w = widths[name]
-                for t, f in enumerate(feats[name]):
-                    if f is not None:
-                        block[:, col:col + w, t] = f.cpu().numpy()
-                col += w
-            if not np.all(np.isfinite(block)):
-                raise ValueError(f"model produced non-finite activations for stimuli {list(ids[:3])}...")
-            # Write in a background thread while the next batch runs; one write in flight at a
-            # time, in order, so "completed" always counts rows that are on disk.
+            if blocks is None:
+                blocks = _Blocks(job, widths)
+            # The write in flight (one at a time, in order, so "completed" always counts rows that
+            # are on disk) still reads the other host buffer; this batch fills the next one.
+            block = blocks.assemble(feats, len(ids), ids)
             if pending is not None:
                 pending.result()
-            pending = writer.submit(_write_block, h5, block, done)
-            done += b
-            bar.update(b)
+            pending = writer.submit(_write_block, h5, blocks.to_host(block), done)
+            done += len(ids)
+            bar.update(len(ids))
         if pending is not None:
             pending.result()
         bar.close()
@@ -402,3 +395,44 @@ def _run(job: _Job, done: int) -> None:
         writer.shutdown(wait=True)  # an in-flight write finishes before the file is closed
         if h5 is not None:
             h5.close()
+
+
+class _Blocks:
+    """Time-major blocks (T, B, F) of one batch's features, in two alternating host buffers (one
+    being written to disk while the next batch fills the other) and, on an accelerator, one
+    device buffer assembled there and copied to the host at once."""
+
+    def __init__(self, job: _Job, widths: dict[str, int]):
+        self.job = job
+        self.cols = {}
+        col = 0
+        for name in job.view.names:
+            self.cols[name] = slice(col, col + widths[name])
+            col += widths[name]
+        shape = (job.n_t, job.batch_size, col)
+        self.host = [torch.empty(shape, dtype=torch.float32) for _ in range(2)]
+        self.device = None if job.device.type == "cpu" else torch.empty(shape, dtype=torch.float32, device=job.device)
+        self.turn = 0
+
+    def assemble(self, feats: LayerFeatures, b: int, ids: np.ndarray) -> torch.Tensor:
+        """Copy ``feats`` (layer -> T features (b, F) or None) into a block (T, b, F); zeros before arrival."""
+        buf = (self.device if self.device is not None else self.host[self.turn])[:, :b]
+        for name in self.job.view.names:
+            cols = self.cols[name]
+            for t, f in enumerate(feats[name]):
+                if f is None:
+                    buf[t, :, cols] = 0
+                else:
+                    buf[t, :, cols] = f
+        lo, hi = torch.aminmax(buf)  # both propagate NaN; one pass, no (T, B, F) mask (isfinite took 4x as long)
+        if not (bool(torch.isfinite(lo)) and bool(torch.isfinite(hi))):
+            raise ValueError(f"model produced non-finite activations for stimuli {list(ids[:3])}...")
+        return buf
+
+    def to_host(self, block: torch.Tensor) -> np.ndarray:
+        """The block as a numpy array in this turn's host buffer (then the other buffer's turn)."""
+        host = self.host[self.turn][:, :block.shape[1]]
+        self.turn = 1 - self.turn
+        if block.device.type != "cpu":
+            host.copy_(block)
+        return host.numpy()

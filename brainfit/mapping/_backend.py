@@ -10,11 +10,14 @@ eigensolver available, so numpy is the CPU default; torch is used for CUDA devic
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.linalg
 import torch
+from threadpoolctl import ThreadpoolController
 
 from brainfit.device import resolve_device
 
@@ -34,6 +37,43 @@ def resolve_dtype(dtype: str | np.dtype | type | torch.dtype) -> np.dtype:
     if np_dtype.name not in _DTYPES:
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     return np_dtype
+
+
+#: Largest symmetric matrix whose eigendecomposition runs on one BLAS thread (:func:`_serial_blas`).
+SERIAL_EIGH_MAX = 1500
+
+_blas_controller: Any = None
+
+
+def _serial_blas(n: int) -> contextlib.AbstractContextManager:
+    """One BLAS thread for the eigendecomposition of an ``n x n`` matrix up to :data:`SERIAL_EIGH_MAX`.
+
+    Why: scipy and numpy wheels each bundle their own OpenBLAS with its own thread pool, and a
+    pool's threads keep spinning for a while after each call. The eigensolver (scipy's pool)
+    runs between the fits' matrix products (numpy's pool), so with every pool at the core count
+    the two fight for the cores. Measured on 2 cores, ``eigh`` of X'X followed by the products of
+    a fit, per matrix (2 threads -> 1 thread): 512: 79 -> 51 ms, 1000: 255 -> 189 ms, but 2000:
+    1037 -> 1337 ms, 3200: 3.5 -> 6.5 s (large ones need the threads). ``fit_and_score`` on the
+    demo's 512-feature layers ran 2.7x faster (benchmarks/bench_pipeline.py). The limit covers
+    scipy's BLAS only (limiting numpy's pool too, and restoring it after every call, measured
+    1.5x slower), for the duration of the call; the previous count is restored after it.
+    """
+    global _blas_controller
+    if n > SERIAL_EIGH_MAX:
+        return contextlib.nullcontext()
+    if _blas_controller is None:
+        _blas_controller = _scipy_blas_controller()
+    return _blas_controller.limit(limits=1)
+
+
+def _scipy_blas_controller() -> ThreadpoolController:
+    """The BLAS libraries that scipy.linalg runs on: the ones scipy's wheel bundles (in
+    ``scipy.libs`` or inside the package), else every BLAS (one library shared with numpy)."""
+    blas = ThreadpoolController().select(user_api="blas")
+    here = Path(scipy.__file__).resolve().parent
+    own = [lib.filepath for lib in blas.lib_controllers
+           if Path(lib.filepath).resolve().parent.name == "scipy.libs" or here in Path(lib.filepath).resolve().parents]
+    return blas.select(filepath=own) if own else blas
 
 
 class Backend:
@@ -120,7 +160,8 @@ class Backend:
             if self.name == "numpy":
                 # "evd" (divide and conquer) is ~2x faster than numpy.linalg.eigh here and much faster
                 # than scipy's default "evr" when all eigenvectors are needed.
-                return scipy.linalg.eigh(a, driver="evd", overwrite_a=overwrite, check_finite=False)
+                with _serial_blas(a.shape[0]):
+                    return scipy.linalg.eigh(a, driver="evd", overwrite_a=overwrite, check_finite=False)
             return torch.linalg.eigh(a)
         except (np.linalg.LinAlgError, torch.linalg.LinAlgError) as err:
             n = tuple(a.shape)

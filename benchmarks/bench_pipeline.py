@@ -1,0 +1,265 @@
+"""Pipeline benchmark: extraction against a bare forward loop (stage by stage), ``fit_and_score``
+against a bare numpy version of the same ridge fits, and the wall time of the whole demo.
+
+(a) Extraction of ``convrnn_small_rgc`` (5 layers, 26 steps, 960 PNG images from a zip, batch 64,
+    random projection to 1000 features per layer), as stages added one at a time, each timed
+    over the whole stimulus set (best of ``--repeats``):
+
+    decode     iterate the stimulus batches (PNG decode, resize, normalise)
+    forward    + the model's ``torch.no_grad`` forward pass: the bare loop, the floor
+    hooks      + forward hooks on the 5 layers that receive every step's output
+    reduce     + the projection of every distinct output (brainfit's hook callback)
+    assemble   + copying the features into time-major (T, B, F) blocks, the finiteness check
+    extract    the whole ``brainfit.activations.extract`` into a fresh cache folder (adds the
+               cache key, the HDF5 writes in a background thread, the file's seal)
+
+    Overhead = extract / forward - 1. Peak memory at 1x and 4x the stimuli comes from
+    ``bench_extraction.py`` (``--rss``).
+(b) ``fit_and_score`` as the demo runs it for one model (960 stimuli, the 3 candidate layers of
+    512 random features, 19 bins, 10 folds, 13 alphas, LOO alpha choice, layer selection) next to
+    a bare numpy version of the same fits: per layer, per set of identical bins and per fold,
+    centring in float64, ``X'X`` and one ``eigh`` in float32, the exact LOO errors of every alpha,
+    the best alpha per target, and the test predictions. Ratio = fit_and_score / bare.
+(c) ``brainfit demo`` (the default config, 3 models) in a fresh process with an empty cache.
+
+Run from the repository root (nothing else running; timings on a busy machine mean nothing)::
+
+    .venv/bin/python benchmarks/bench_pipeline.py            # (a), (b), (c): about 8 minutes
+    .venv/bin/python benchmarks/bench_pipeline.py --quick    # smaller (a), no (c)
+
+Results (2026-11-30, the 2-core AMD EPYC development VM, torch 2.13 CPU, 2 torch threads,
+``.venv/bin/python benchmarks/bench_pipeline.py``): see the table printed at the end of a run;
+the numbers quoted in the project's notes come from this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_extraction import make_zip, peak_rss  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ----------------------------------------------------------------------------- (a) extraction
+
+
+def extraction_stages(n_images: int, n_steps: int, batch: int, repeats: int) -> dict[str, float]:
+    """Seconds of each cumulative stage (module docstring), best of ``repeats``."""
+    from brainfit.activations import RandomProjection, extract
+    from brainfit.activations.extraction import _Blocks, _features_of_batch, _plan
+    from brainfit.models import create_model
+    from brainfit.stimuli import Preprocessing, StimulusSet
+
+    torch.manual_seed(0)
+    model = create_model("convrnn_small_rgc").eval()
+    best: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        zpath = Path(tmp) / "stim.zip"
+        make_zip(zpath, n_images)
+        stimuli = StimulusSet.from_zip(zpath)
+        prep = Preprocessing(size=32, mean=model.norm_mean, std=model.norm_std)
+        proj = RandomProjection(1000, seed=0)
+
+        def job():
+            return _plan(model, stimuli, None, n_steps=n_steps, on_steps=None, batch_size=batch, preprocessing=prep,
+                         pooling=None, projection=proj, cache_dir=Path(tmp) / "plan", device="cpu", model_id=None,
+                         progress=False)
+
+        def decode():
+            for _ in stimuli.batches(batch, prep):
+                pass
+
+        def forward():
+            with torch.no_grad():
+                for _, x in stimuli.batches(batch, prep):
+                    model(x, n_steps=n_steps)
+
+        def hooks():
+            j = job()
+            with j.view.capture(lambda name, out: None), torch.no_grad():
+                for _, x in stimuli.batches(batch, prep):
+                    j.view.run(x, j.n_steps, j.on_steps)
+
+        def reduce():
+            j = job()
+            for _, x in stimuli.batches(batch, prep):
+                _features_of_batch(j, x)
+
+        def assemble():
+            j = job()
+            blocks = None
+            for ids, x in stimuli.batches(batch, prep):
+                feats = _features_of_batch(j, x)
+                if blocks is None:
+                    blocks = _Blocks(j, {n: next(f for f in feats[n] if f is not None).shape[1] for n in feats})
+                blocks.to_host(blocks.assemble(feats, len(ids), ids))
+
+        runs = {"decode": decode, "forward": forward, "hooks": hooks, "reduce": reduce, "assemble": assemble}
+        for r in range(repeats):
+            for name, fn in runs.items():
+                t = time.perf_counter()
+                fn()
+                best[name] = min(best.get(name, np.inf), time.perf_counter() - t)
+            t = time.perf_counter()
+            act = extract(model, stimuli, n_steps=n_steps, batch_size=batch, preprocessing=prep, projection=proj,
+                          cache=Path(tmp) / f"cache{r}", progress=False)
+            best["extract"] = min(best.get("extract", np.inf), time.perf_counter() - t)
+            act.close()
+    return best
+
+
+# ----------------------------------------------------------------------------- (b) fitting
+
+
+def demo_fit_inputs():
+    """The demo's first model, data, splits and mapping: what ``brainfit demo`` fits for it."""
+    from brainfit.activations import RandomProjection, extract
+    from brainfit.assembly import average_repetitions
+    from brainfit.cli.demo import DemoConfig
+    from brainfit.data import load_dataset
+    from brainfit.mapping import RidgeMapping, make_splits
+    from brainfit.models import model_from_spec
+    from brainfit.temporal import TemporalMap
+
+    cfg = DemoConfig.from_yaml(ROOT / "analyses" / "demo" / "demo.yaml")
+    m = cfg.models[0]
+    model = model_from_spec(m.name, weights=m.weights, seed=m.seed)
+    stimuli, neural = load_dataset(cfg.dataset, **cfg.dataset_kwargs)
+    acts = extract(model, stimuli, layers=list(cfg.layers), projection=RandomProjection(cfg.projection_width,
+                   seed=cfg.projection_seed), cache=False, progress=False)
+    splits = make_splits(average_repetitions(neural), n_folds=cfg.n_folds, seed=cfg.splits_seed)
+    return acts, neural, TemporalMap.from_dict(m.temporal_map), splits, RidgeMapping(alphas=cfg.alphas), cfg
+
+
+def bare_fits(X_by_layer: dict[str, np.ndarray], Y: np.ndarray, folds: list, alphas: np.ndarray) -> np.ndarray:
+    """Out-of-fold ridge predictions (L, n, N, T) with LOO alpha choice per target, in bare numpy.
+
+    ``X_by_layer``: layer -> (n, p, T) features per bin; ``Y``: (n, N, T) responses. Bins whose
+    features are identical are one multi-target fit (as in fit_and_score).
+    """
+    L = len(X_by_layer)
+    n, N, T = Y.shape
+    pred = np.empty((L, n, N, T))
+    for li, X3 in enumerate(X_by_layer.values()):
+        groups: dict[bytes, list[int]] = {}
+        for b in range(T):
+            groups.setdefault(X3[:, :, b].tobytes(), []).append(b)
+        for bins in groups.values():
+            X = X3[:, :, bins[0]].astype(np.float64)
+            Yg = Y[:, :, bins].reshape(n, -1)
+            out = np.empty(Yg.shape)
+            for tr, te in folds:
+                xm, ym = X[tr].mean(0), Yg[tr].mean(0)
+                Xc = (X[tr] - xm).astype(np.float32)
+                Yc = (Yg[tr] - ym).astype(np.float32)
+                evals, V = np.linalg.eigh(Xc.T @ Xc)
+                evals = np.maximum(evals, 0)
+                P = Xc @ V
+                S = P.T @ Yc
+                Dinv = 1.0 / (evals[:, None] + alphas[None, :].astype(np.float32))
+                denom = 1.0 - (P * P) @ Dinv - 1.0 / len(tr)
+                mse = np.stack([((((Yc - P @ (S * Dinv[:, a:a + 1])) / denom[:, a:a + 1]) ** 2).mean(0))
+                                for a in range(len(alphas))])
+                Z = S * Dinv[:, np.argmin(mse, axis=0)]
+                out[te] = ((X[te] - xm).astype(np.float32) @ V) @ Z + ym
+            pred[li][:, :, bins] = out.reshape(n, N, len(bins))
+    return pred
+
+
+def fitting(repeats: int) -> dict[str, float]:
+    """Seconds of fit_and_score (as the demo calls it) and of :func:`bare_fits`, best of ``repeats``."""
+    from brainfit.assembly import LAYER, average_repetitions, reorder_to
+    from brainfit.scoring import fit_and_score
+
+    acts, neural, tmap, splits, mapping, cfg = demo_fit_inputs()
+    ids = splits.stimulus_ids
+    avg = reorder_to(average_repetitions(neural), ids, name="neural")
+    mapped = reorder_to(tmap(acts, avg), ids, name="activations")
+    layer_of = np.asarray(mapped.coords[LAYER].values).astype(str)
+    X_by_layer = {name: np.ascontiguousarray(mapped.values[:, layer_of == name]) for name in cfg.layers}
+    Y = avg.values.astype(np.float64)
+    folds = splits.indices(ids)
+    res: dict[str, float] = {}
+    for _ in range(repeats):
+        t = time.perf_counter()
+        ds = fit_and_score(acts, neural, tmap, layers=list(cfg.layers), splits=splits, n_bootstrap=0, seed=cfg.seed,
+                           keep_predictions=True, mapping=mapping, progress=False)
+        res["fit_and_score"] = min(res.get("fit_and_score", np.inf), time.perf_counter() - t)
+        t = time.perf_counter()
+        pred = bare_fits(X_by_layer, Y, folds, np.asarray(cfg.alphas))
+        res["bare"] = min(res.get("bare", np.inf), time.perf_counter() - t)
+    ours = np.moveaxis(ds["prediction"].values, -1, 0)
+    res["max_abs_pred_diff"] = float(np.abs(ours - pred).max())
+    res["pred_spread"] = float(np.abs(pred - pred.mean(1, keepdims=True)).max())
+    res["n_fits"] = len(folds) * sum(len({X[:, :, b].tobytes() for b in range(X.shape[2])}) for X in X_by_layer.values())
+    return res
+
+
+# ----------------------------------------------------------------------------- (c) demo
+
+
+def demo_wall() -> float:
+    """Wall seconds of ``brainfit demo`` (default config) in a fresh process with an empty cache."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "BRAINFIT_CACHE": str(Path(tmp) / "cache")}
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "brainfit", "demo", "--config", str(ROOT / "analyses/demo/demo.yaml"),
+                        "--out", str(Path(tmp) / "out"), "--no-progress"], check=True, env=env,
+                       stdout=subprocess.DEVNULL, cwd=ROOT)
+        return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="256 images in (a), 1 repeat, no (c)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rss", action="store_true", help="also peak memory at 1x and 4x the stimuli")
+    ap.add_argument("--parts", default="abc", help="which parts to run (default: abc)")
+    args = ap.parse_args()
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    repeats = 1 if args.quick else args.repeats
+    n = 256 if args.quick else 960
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores", flush=True)
+
+    if "a" in args.parts:
+        extraction_part(n, repeats, args.rss)
+    if "b" in args.parts:
+        fit = fitting(1 if args.quick else 2)
+        print(f"(b) demo-sized fits ({fit['n_fits']} fold fits): fit_and_score {fit['fit_and_score']:.1f} s, "
+              f"bare numpy {fit['bare']:.1f} s, ratio {fit['fit_and_score'] / fit['bare']:.2f} (target <= 1.3); "
+              f"max |prediction difference| {fit['max_abs_pred_diff']:.2e} of spread {fit['pred_spread']:.2f}",
+              flush=True)
+    if "c" in args.parts and not args.quick:
+        print(f"(c) brainfit demo (3 models, fresh cache): {demo_wall():.1f} s wall", flush=True)
+
+
+def extraction_part(n: int, repeats: int, rss: bool) -> None:
+    st = extraction_stages(n, n_steps=26, batch=64, repeats=repeats)
+    floor = st["forward"]
+    print(f"(a) extraction, {n} images x 26 steps x 5 layers, projection 1000/layer (best of {repeats}):")
+    prev = 0.0
+    for name in ("decode", "forward", "hooks", "reduce", "assemble", "extract"):
+        print(f"    {name:9s} {st[name]:7.2f} s   stage {st[name] - prev:+6.2f} s   "
+              f"vs bare forward {100 * (st[name] / floor - 1):+6.1f}%")
+        prev = st[name]
+    print(f"    extraction overhead over the bare loop: {100 * (st['extract'] / floor - 1):+.1f}%  "
+          "(target <= +25%, stretch <= +10%)", flush=True)
+    if rss:
+        a, b = peak_rss(n, n_steps=26)
+        print(f"    peak RSS {a['n_images']} stimuli {a['peak_rss_mb']:.0f} MB, {b['n_images']} stimuli "
+              f"{b['peak_rss_mb']:.0f} MB, ratio {b['peak_rss_mb'] / a['peak_rss_mb']:.3f} (target <= 1.10)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
