@@ -9,7 +9,8 @@ against a bare numpy version of the same ridge fits, and the wall time of the wh
     forward    + the model's ``torch.no_grad`` forward pass: the bare loop, the floor
     hooks      + forward hooks on the 5 layers that receive every step's output
     reduce     + the projection of every distinct output (brainfit's hook callback)
-    assemble   + copying the features into time-major (T, B, F) blocks, the finiteness check
+    assemble   + copying the features into time-major (T, B, F) blocks, the finiteness check (in
+               the foreground here; extract does it in its writer thread)
     extract    the whole ``brainfit.activations.extract`` into a fresh cache folder (adds the
                cache key, the HDF5 writes in a background thread, the file's seal)
 
@@ -103,7 +104,7 @@ def extraction_stages(n_images: int, n_steps: int, batch: int, repeats: int) -> 
                 feats = _features_of_batch(j, x)
                 if blocks is None:
                     blocks = _Blocks(j, {n: next(f for f in feats[n] if f is not None).shape[1] for n in feats})
-                blocks.to_host(blocks.assemble(feats, len(ids), ids))
+                blocks.assemble(feats, ids)
 
         runs = {"decode": decode, "forward": forward, "hooks": hooks, "reduce": reduce, "assemble": assemble}
         for r in range(repeats):

@@ -17,10 +17,10 @@ renamed when complete:
   partial file whose ``completed`` rows are on disk; the rerun checks those rows (every chunk
   carries a fletcher32 checksum, :func:`_verified_rows`) and resumes after the last good batch.
 * **Sealed files.** A complete file starts with a 512-byte HDF5 user block (bytes HDF5 itself
-  ignores) holding the SHA-256 of every byte after it (:func:`_seal`). Opening a cache file
-  checks the seal (:func:`_check_seal`, a read of the file at ~1 GB/s), so corruption anywhere
-  in the file (data chunks, coords, attrs) is detected and the file is extracted again instead
-  of being served.
+  ignores) holding a SHA-256 digest of every byte after it (:func:`_seal`; a tree of 64 MiB
+  segments hashed in parallel). Opening a cache file checks the seal (:func:`_check_seal`, a
+  read of the file at ~2.5 GB/s on 2 cores), so corruption anywhere in the file (data chunks,
+  coords, attrs) is detected and the file is extracted again instead of being served.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,9 @@ log = logging.getLogger(__name__)
 
 _VAR = "activations"
 _USERBLOCK = 512  # bytes before the HDF5 superblock; holds the seal of a complete file
-_SEAL = b"brainfit-activations sha256:"
+_SEAL = b"brainfit-activations sha256-tree:"  # digest of the segments' digests (:func:`_digest_after_userblock`)
+_SEAL_V1 = b"brainfit-activations sha256:"  # one digest of the whole file (files sealed before the tree)
+_SEGMENT = 64 << 20  # bytes per hashed segment of a seal
 
 # Kept under its old name for callers of ``brainfit.activations.default_cache_dir``; the folder and
 # its environment variable are resolved in brainfit.paths only.
@@ -239,7 +242,8 @@ def _open_for_writing(path: Path) -> h5py.File:
 
 
 def _seal(path: Path) -> None:
-    """Write the SHA-256 of everything after the user block into the user block of a complete file.
+    """Write the digest of everything after the user block (:func:`_digest_after_userblock`) into
+    the user block of a complete file.
 
     No ``fsync``: forcing the file to disk took as long as 12% of an extraction, and buys
     nothing here. A file whose bytes never reached the disk (power loss) fails its seal on the
@@ -250,28 +254,57 @@ def _seal(path: Path) -> None:
         fh.write(_SEAL + digest.encode())
 
 
-def _digest_after_userblock(path: Path) -> str:
+def _digest_after_userblock(path: Path, *, tree: bool = True) -> str:
+    """SHA-256 of the bytes after the user block.
+
+    ``tree`` (the seal's format): the SHA-256 of the concatenated SHA-256 digests of successive
+    64 MiB segments, hashed in parallel threads (hashlib releases the GIL): on 2 cores a 500 MB
+    file takes 0.20 s instead of 0.48 s, at every extraction and every verified open. Otherwise
+    one SHA-256 over all of them (files sealed by earlier versions).
+    """
+    size = path.stat().st_size - _USERBLOCK
+    if not tree:
+        return _hash_range(path, _USERBLOCK, size).hexdigest()
+    starts = range(_USERBLOCK, _USERBLOCK + max(size, 0), _SEGMENT)
+    workers = max(1, min(len(starts), os.cpu_count() or 1, 8))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="brainfit-seal") as pool:
+        parts = list(pool.map(lambda s: _hash_range(path, s, min(_SEGMENT, _USERBLOCK + size - s)).digest(), starts))
+    return hashlib.sha256(b"".join(parts)).hexdigest()
+
+
+def _hash_range(path: Path, start: int, length: int) -> Any:
+    """SHA-256 object over ``length`` bytes of ``path`` from ``start``, read 4 MiB at a time into one buffer."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        fh.seek(_USERBLOCK)
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    buf = bytearray(min(4 << 20, max(length, 1)))
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as fh:
+        fh.seek(start)
+        left = length
+        while left > 0:
+            got = fh.readinto(view[:min(len(buf), left)])
+            if not got:
+                break
+            h.update(view[:got])
+            left -= got
+    return h
 
 
 def _is_sealed(path: Path) -> bool:
     with open(path, "rb") as fh:
-        return fh.read(len(_SEAL)) == _SEAL
+        head = fh.read(len(_SEAL))
+    return head.startswith((_SEAL, _SEAL_V1))
 
 
 def _check_seal(path: Path) -> None:
     """Raise ValueError unless ``path`` is a sealed activation file whose bytes match its seal."""
     with open(path, "rb") as fh:
         head = fh.read(_USERBLOCK)
-    if not head.startswith(_SEAL):
+    tree = head.startswith(_SEAL)
+    prefix = _SEAL if tree else _SEAL_V1
+    if not head.startswith(prefix):
         raise ValueError("not a sealed brainfit activation file (no checksum in its user block)")
-    stored = head[len(_SEAL):len(_SEAL) + 64].decode("ascii", "replace")
-    if _digest_after_userblock(path) != stored:
+    stored = head[len(prefix):len(prefix) + 64].decode("ascii", "replace")
+    if _digest_after_userblock(path, tree=tree) != stored:
         raise ValueError("checksum mismatch: the file changed after it was written (corrupted bytes)")
 
 

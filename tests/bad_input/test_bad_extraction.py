@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 import torch
 
-from brainfit.activations import extract, open_activations
+from brainfit.activations import cache, extract, open_activations
 from brainfit.models import create_model, list_pretrained, model_from_spec, save_checkpoint
 from brainfit.stimuli import StimulusSet
 from tiny_models import Tiny
@@ -105,13 +106,13 @@ DAMAGE = [("data chunk", _chunk_offset), ("coordinate", _coord_offset), ("metada
           ("last byte", lambda path: path.stat().st_size - 1)]
 
 
+@pytest.mark.parametrize("segment", [64 << 20, 4096], ids=["one segment", "many segments"])
 @pytest.mark.parametrize("where,offset_of", DAMAGE, ids=[d[0] for d in DAMAGE])
-def test_corrupted_cache_file_is_detected_and_rebuilt(where, offset_of, stimuli, tmp_path):
+def test_corrupted_cache_file_is_detected_and_rebuilt(where, offset_of, segment, stimuli, tmp_path, monkeypatch):
+    monkeypatch.setattr(cache, "_SEGMENT", segment)  # the seal hashes segments in parallel threads
     first = extract(_tiny(), stimuli, cache=tmp_path, batch_size=4, progress=False)
     want, path = first.values.copy(), first.encoding["source"]
     first.close()
-    from pathlib import Path
-
     path = Path(path)
     offset = offset_of(path)
     with open(path, "r+b") as fh:  # flip a few bytes in place
@@ -132,6 +133,22 @@ def test_opening_a_corrupted_file_names_it(stimuli, tmp_path):
     da = extract(_tiny(), stimuli, cache=tmp_path, batch_size=4, progress=False)
     path = da.encoding["source"]
     da.close()
+    with open(path, "r+b") as fh:
+        fh.seek(_chunk_offset(path))
+        fh.write(b"\x00\x01\x02")
+    with pytest.raises(ValueError, match=r"activation file .* checksum mismatch"):
+        open_activations(path)
+
+
+def test_files_sealed_by_earlier_versions_are_checked_with_their_own_digest(stimuli, tmp_path):
+    da = extract(_tiny(), stimuli, cache=tmp_path, batch_size=4, progress=False)
+    path, want = Path(da.encoding["source"]), da.values.copy()
+    da.close()
+    with open(path, "r+b") as fh:  # one SHA-256 over the whole file, as files were sealed before
+        fh.write(cache._SEAL_V1 + cache._digest_after_userblock(path, tree=False).encode() + b"\0" * 32)
+    model = _tiny()
+    np.testing.assert_array_equal(extract(model, stimuli, cache=tmp_path, batch_size=4, progress=False).values, want)
+    assert model.calls == 0  # served from the cache
     with open(path, "r+b") as fh:
         fh.seek(_chunk_offset(path))
         fh.write(b"\x00\x01\x02")
