@@ -8,6 +8,7 @@ preserved. The settings (:meth:`Reducer.key`) enter the activation cache key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import warnings
 from collections.abc import Iterable, Sequence
@@ -69,26 +70,7 @@ class RandomProjection:
         """
         if d <= self.width and not self.always:
             return None
-        seed = int(hashlib.sha256(f"{self.seed}:{layer}:{d}".encode()).hexdigest()[:12], 16)
-        g = torch.Generator().manual_seed(seed)
-        if self.kind == "gaussian":
-            return (torch.randn(d, self.width, generator=g) / np.sqrt(self.width)).to(device)
-        s = np.sqrt(d)
-        k = max(1, int(round(d / s)))
-        # k distinct input features per output, each with a random sign; magnitude sqrt(s/width)
-        # makes E[P P^T] = I (each input feature is used ~width/s times).
-        rows = torch.topk(torch.rand(self.width, d, generator=g), k, dim=1, sorted=False).indices \
-            if d * self.width <= 50_000_000 \
-            else torch.stack([torch.randperm(d, generator=g)[:k] for _ in range(self.width)])
-        signs = torch.randint(0, 2, (self.width, k), generator=g).float() * 2 - 1
-        rows, order = torch.sort(rows, dim=1)  # CSR wants sorted column indices per row
-        vals = torch.gather(signs, 1, order) * np.sqrt(s / self.width)
-        crow = torch.arange(0, self.width * k + 1, k, dtype=torch.int64)
-        with warnings.catch_warnings():  # "sparse CSR support is in beta": the product we use is stable
-            warnings.simplefilter("ignore", UserWarning)
-            pt = torch.sparse_csr_tensor(crow, rows.reshape(-1).to(torch.int64), vals.reshape(-1).float(),
-                                         size=(self.width, d))
-        return pt.to(device)
+        return _matrix(self.width, self.kind, self.seed, layer, d).to(device)
 
     @staticmethod
     def apply(m: Any, x: torch.Tensor) -> torch.Tensor:
@@ -98,11 +80,35 @@ class RandomProjection:
         an ``embedding_bag`` over the features of ``x`` (measured 2x faster than the CSR product on
         CPU); its result is returned as a transposed view of a ``(width, B)`` tensor.
         """
-        if m.layout == torch.sparse_csr:
-            width, k = m.shape[0], m.values().numel() // m.shape[0]  # every row holds exactly k entries
-            cols, vals = m.col_indices().reshape(width, k), m.values().reshape(width, k)
-            return nn.functional.embedding_bag(cols, x.T.contiguous(), per_sample_weights=vals, mode="sum").T
+        if m.layout == torch.sparse_csr:  # the CSR row pointers are the bags' offsets
+            return nn.functional.embedding_bag(m.col_indices(), x.T.contiguous(), m.crow_indices()[:-1],
+                                               per_sample_weights=m.values(), mode="sum").T
         return x @ m
+
+
+@functools.lru_cache(maxsize=64)
+def _matrix(width: int, kind: str, seed: int, layer: str, d: int) -> torch.Tensor:
+    """:meth:`RandomProjection.matrix` on the CPU, kept for the next extraction in this process
+    (drawing the five layers' matrices of a small ConvRNN takes 0.24 s; a zoo or a demo projects
+    many models with the same layers and seed). Nothing modifies a returned matrix."""
+    g = torch.Generator().manual_seed(int(hashlib.sha256(f"{seed}:{layer}:{d}".encode()).hexdigest()[:12], 16))
+    if kind == "gaussian":
+        return torch.randn(d, width, generator=g) / np.sqrt(width)
+    s = np.sqrt(d)
+    k = max(1, int(round(d / s)))
+    # k distinct input features per output, each with a random sign; magnitude sqrt(s/width)
+    # makes E[P P^T] = I (each input feature is used ~width/s times).
+    rows = torch.topk(torch.rand(width, d, generator=g), k, dim=1, sorted=False).indices \
+        if d * width <= 50_000_000 \
+        else torch.stack([torch.randperm(d, generator=g)[:k] for _ in range(width)])
+    signs = torch.randint(0, 2, (width, k), generator=g).float() * 2 - 1
+    rows, order = torch.sort(rows, dim=1)  # CSR wants sorted column indices per row
+    vals = torch.gather(signs, 1, order) * np.sqrt(s / width)
+    crow = torch.arange(0, width * k + 1, k, dtype=torch.int64)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": the product we use is stable
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, rows.reshape(-1).to(torch.int64), vals.reshape(-1).float(),
+                                       size=(width, d))
 
 
 @dataclass(frozen=True)
