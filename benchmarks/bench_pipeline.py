@@ -218,7 +218,7 @@ def demo_wall() -> float:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "BRAINFIT_CACHE": str(Path(tmp) / "cache")}
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "brainfit", "demo", "--config", str(ROOT / "analyses/demo/demo.yaml"),
+        subprocess.run([sys.executable, "-m", "brainfit.cli", "demo", "--config", str(ROOT / "analyses/demo/demo.yaml"),
                         "--out", str(Path(tmp) / "out"), "--no-progress"], check=True, env=env,
                        stdout=subprocess.DEVNULL, cwd=ROOT)
         return time.perf_counter() - t

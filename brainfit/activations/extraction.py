@@ -2,10 +2,11 @@
 layer outputs into the activation cache.
 
 Layer outputs are read through :mod:`brainfit.models.capture` (the project's one capture
-mechanism) and reduced as soon as they are produced, so memory stays flat in the number of
-stimuli. Images of the next batch are decoded in a background thread while the model runs (when a
-core is free for it) and each finished batch is written to disk in another while the next one
-runs.
+mechanism) and reduced as soon as they are produced (an output that a step hands over unchanged
+is reduced once), so memory stays flat in the number of stimuli. Images of the next batch are
+decoded in a background thread while the model runs (when a core is free for it); each finished
+batch is assembled into a time-major block, checked and written to disk in another thread while
+the next one runs. ``benchmarks/bench_pipeline.py`` times every stage against a bare forward loop.
 """
 
 from __future__ import annotations

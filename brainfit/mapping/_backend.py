@@ -11,6 +11,8 @@ eigensolver available, so numpy is the CPU default; torch is used for CUDA devic
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +44,12 @@ def resolve_dtype(dtype: str | np.dtype | type | torch.dtype) -> np.dtype:
 #: Largest symmetric matrix whose eigendecomposition runs on one BLAS thread (:func:`_serial_blas`).
 SERIAL_EIGH_MAX = 1500
 
-_blas_controller: Any = None
+_blas_lock = threading.Lock()
+_blas_state: dict[str, Any] = {"controller": None, "depth": 0, "saved": []}
 
 
-def _serial_blas(n: int) -> contextlib.AbstractContextManager:
+@contextlib.contextmanager
+def _serial_blas(n: int) -> Iterator[None]:
     """One BLAS thread for the eigendecomposition of an ``n x n`` matrix up to :data:`SERIAL_EIGH_MAX`.
 
     Why: scipy and numpy wheels each bundle their own OpenBLAS with its own thread pool, and a
@@ -54,16 +58,32 @@ def _serial_blas(n: int) -> contextlib.AbstractContextManager:
     the two fight for the cores. Measured on 2 cores, ``eigh`` of X'X followed by the products of
     a fit, per matrix (2 threads -> 1 thread): 512: 79 -> 51 ms, 1000: 255 -> 189 ms, but 2000:
     1037 -> 1337 ms, 3200: 3.5 -> 6.5 s (large ones need the threads). ``fit_and_score`` on the
-    demo's 512-feature layers ran 2.7x faster (benchmarks/bench_pipeline.py). The limit covers
+    demo's 512-feature layers ran 2.3x faster (benchmarks/bench_pipeline.py). The limit covers
     scipy's BLAS only (limiting numpy's pool too, and restoring it after every call, measured
-    1.5x slower), for the duration of the call; the previous count is restored after it.
+    1.5x slower), for the duration of the call. Concurrent calls (fits in several threads) share
+    it: the first sets it, the last restores the count found by the first.
     """
-    global _blas_controller
     if n > SERIAL_EIGH_MAX:
-        return contextlib.nullcontext()
-    if _blas_controller is None:
-        _blas_controller = _scipy_blas_controller()
-    return _blas_controller.limit(limits=1)
+        yield
+        return
+    with _blas_lock:
+        st = _blas_state
+        if st["controller"] is None:
+            st["controller"] = _scipy_blas_controller()
+        if st["depth"] == 0:
+            libs = st["controller"].lib_controllers
+            st["saved"] = [lib.num_threads for lib in libs]
+            for lib in libs:
+                lib.set_num_threads(1)
+        st["depth"] += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            st["depth"] -= 1
+            if st["depth"] == 0:
+                for lib, count in zip(st["controller"].lib_controllers, st["saved"], strict=True):
+                    lib.set_num_threads(count)
 
 
 def _scipy_blas_controller() -> ThreadpoolController:

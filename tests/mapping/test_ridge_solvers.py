@@ -153,3 +153,40 @@ def test_ridge_bad_input_messages():
         ridge_cv(X, Y, dtype="float16")
     with pytest.raises(ValueError, match="X_test has 4 features, X has 5"):
         ridge_cv(X, Y, X_test=X[:, :4])
+
+
+def test_small_eigendecompositions_run_on_one_blas_thread_and_restore_the_count():
+    """scipy's BLAS pool is held at one thread inside eigh of small matrices only (it fought
+    numpy's pool for the cores), shared by concurrent calls, and restored after the last."""
+    import threading
+
+    from brainfit.mapping import _backend
+
+    libs = _backend._scipy_blas_controller().lib_controllers
+    assert libs, "no BLAS library found for scipy"
+    before = [lib.num_threads for lib in libs]
+    seen = {}
+    with _backend._serial_blas(_backend.SERIAL_EIGH_MAX):
+        seen["small"] = [lib.num_threads for lib in libs]
+        inner_done = threading.Event()
+
+        def other_fit():
+            with _backend._serial_blas(10):
+                seen["nested"] = [lib.num_threads for lib in libs]
+            inner_done.set()
+
+        t = threading.Thread(target=other_fit)
+        t.start()
+        t.join()
+        assert inner_done.is_set()
+        seen["after nested"] = [lib.num_threads for lib in libs]  # the outer call still holds it
+    with _backend._serial_blas(_backend.SERIAL_EIGH_MAX + 1):
+        seen["large"] = [lib.num_threads for lib in libs]
+    assert seen["small"] == seen["nested"] == seen["after nested"] == [1] * len(libs)
+    assert seen["large"] == before and [lib.num_threads for lib in libs] == before
+    # and the eigendecomposition itself is the same as with every thread
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((300, 200)).astype(np.float32)
+    be = _backend.get_backend("numpy", "float64")
+    evals, _ = be.eigh(a.T @ a)
+    np.testing.assert_allclose(evals, np.linalg.eigvalsh((a.T @ a).astype(np.float64)), rtol=1e-4, atol=1e-3)
