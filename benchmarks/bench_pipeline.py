@@ -28,9 +28,29 @@ Run from the repository root (nothing else running; timings on a busy machine me
     .venv/bin/python benchmarks/bench_pipeline.py            # (a), (b), (c): about 8 minutes
     .venv/bin/python benchmarks/bench_pipeline.py --quick    # smaller (a), no (c)
 
-Results (2026-11-30, the 2-core AMD EPYC development VM, torch 2.13 CPU, 2 torch threads,
-``.venv/bin/python benchmarks/bench_pipeline.py``): see the table printed at the end of a run;
-the numbers quoted in the project's notes come from this script.
+Results, 2026-11-30, 2-core AMD EPYC VM (no GPU), torch 2.13.0+cpu with 2 threads,
+``.venv/bin/python benchmarks/bench_pipeline.py --rss``. Timings on this VM move by +-15%
+from run to run (the bare loop alone took 10.4 to 13.8 s), so read ratios, not seconds::
+
+    (a) extraction, 960 images x 26 steps x 5 layers, projection 1000/layer (best of 3):
+        decode       0.37 s   stage  +0.37 s
+        forward     10.37 s   stage +10.00 s   (the bare loop)
+        hooks       10.04 s   stage  -0.34 s   (noise: hooks cost ~nothing)
+        reduce      11.37 s   stage  +1.33 s   vs bare forward  +9.6%
+        assemble    12.78 s   stage  +1.41 s   (foreground here, in the writer thread in extract)
+        extract     12.31 s                    vs bare forward +18.6%
+        peak RSS 960 stimuli 578 MB, 3840 stimuli 578 MB, ratio 1.000
+    (b) demo-sized fits (570 fold fits): fit_and_score 41.9 s, bare numpy 40.4 s, ratio 1.04;
+        max |prediction difference| 6.7e-04 of a spread of 8.8 (float32)
+    (c) brainfit demo (3 models, fresh cache): 179.6 s wall
+
+Before this benchmark's changes (same machine and day): extract +63% and +87% over the bare loop
+(two runs); fit_and_score 113.7 s against 46.9 s bare (2.43x, ``--no-serial-eigh`` puts that back
+for (b)); the demo 273 s (205 s after, in the same A/B run). Five interleaved bare/extract pairs
+(not best-of) gave overheads +18.7% to +33.6%, median +24.4%.
+
+No GPU was lent to the session that wrote this: the accelerator table is still to be measured
+(``--parts ab`` on the GPU machine; extraction projects on the device there).
 """
 
 from __future__ import annotations
@@ -59,7 +79,7 @@ def extraction_stages(n_images: int, n_steps: int, batch: int, repeats: int) -> 
     """Seconds of each cumulative stage (module docstring), best of ``repeats``."""
     from brainfit.activations import RandomProjection, extract
     from brainfit.activations.extraction import _Blocks, _features_of_batch, _plan
-    from brainfit.activations.reduce import _matrix
+    from brainfit.activations.reduce import _sparse_matrix
     from brainfit.models import create_model
     from brainfit.stimuli import Preprocessing, StimulusSet
 
@@ -78,28 +98,25 @@ def extraction_stages(n_images: int, n_steps: int, batch: int, repeats: int) -> 
                          pooling=None, projection=proj, cache_dir=Path(tmp) / "plan", device="cpu", model_id=None,
                          progress=False)
 
-        def decode():
+        def decode(j):
             for _ in stimuli.batches(batch, prep):
                 pass
 
-        def forward():
+        def forward(j):
             with torch.no_grad():
                 for _, x in stimuli.batches(batch, prep):
                     model(x, n_steps=n_steps)
 
-        def hooks():
-            j = job()
+        def hooks(j):
             with j.view.capture(lambda name, out: None), torch.no_grad():
                 for _, x in stimuli.batches(batch, prep):
                     j.view.run(x, j.n_steps, j.on_steps)
 
-        def reduce():
-            j = job()
+        def reduce(j):
             for _, x in stimuli.batches(batch, prep):
                 _features_of_batch(j, x)
 
-        def assemble():
-            j = job()
+        def assemble(j):
             blocks = None
             for ids, x in stimuli.batches(batch, prep):
                 feats = _features_of_batch(j, x)
@@ -110,11 +127,12 @@ def extraction_stages(n_images: int, n_steps: int, batch: int, repeats: int) -> 
         runs = {"decode": decode, "forward": forward, "hooks": hooks, "reduce": reduce, "assemble": assemble}
         for r in range(repeats):
             for name, fn in runs.items():
-                _matrix.cache_clear()  # every run draws its projection matrices, as a first extraction does
+                j = job()  # planning (keys, hashes) is timed in extract only
+                _sparse_matrix.cache_clear()  # every run draws its projection matrices, as a first extraction does
                 t = time.perf_counter()
-                fn()
+                fn(j)
                 best[name] = min(best.get(name, np.inf), time.perf_counter() - t)
-            _matrix.cache_clear()
+            _sparse_matrix.cache_clear()
             t = time.perf_counter()
             act = extract(model, stimuli, n_steps=n_steps, batch_size=batch, preprocessing=prep, projection=proj,
                           cache=Path(tmp) / f"cache{r}", progress=False)
@@ -230,7 +248,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--rss", action="store_true", help="also peak memory at 1x and 4x the stimuli")
     ap.add_argument("--parts", default="abc", help="which parts to run (default: abc)")
+    ap.add_argument("--no-serial-eigh", action="store_true",
+                    help="(b) with scipy's BLAS at every thread in small eigendecompositions (as before)")
     args = ap.parse_args()
+    if args.no_serial_eigh:
+        from brainfit.mapping import _backend
+        _backend.SERIAL_EIGH_MAX = 0
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     repeats = 1 if args.quick else args.repeats
     n = 256 if args.quick else 960

@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 _VAR = "activations"
 _USERBLOCK = 512  # bytes before the HDF5 superblock; holds the seal of a complete file
-_SEAL = b"brainfit-activations sha256-tree:"  # digest of the segments' digests (:func:`_digest_after_userblock`)
+_SEAL = b"brainfit-activations sha256-tree64M:"  # digest of the 64 MiB segments' digests (_digest_after_userblock)
 _SEAL_V1 = b"brainfit-activations sha256:"  # one digest of the whole file (files sealed before the tree)
 _SEGMENT = 64 << 20  # bytes per hashed segment of a seal
 
@@ -205,18 +205,19 @@ def _create_file(path: Path, ids: np.ndarray, layer_of: np.ndarray, unit: np.nda
 
 
 def _chunk_width(f: int, most: int = 4096) -> int:
-    """Neuroids per chunk: ``f`` split into equal chunks of at most ``most`` (a chunk past the last
-    neuroid would be stored in full: 5000 neuroids in chunks of 4096 took 64% more disk)."""
-    n = -(-f // most)
-    return -(-f // n)
+    """Neuroids per chunk: ``f`` split into as few chunks of at most ``most`` as possible, of
+    near-equal width, so the last chunk, which is stored in full, is padded by fewer than one
+    column per chunk (5000 neuroids in chunks of 4096 took 64% more disk than the data)."""
+    n = -(-max(f, 1) // most)
+    return -(-max(f, 1) // n)
 
 
 def _write_block(f: h5py.File, block: np.ndarray, start: int) -> None:
     """Write presentations ``start:start + B`` to the open file ``f``, then count them.
 
-    ``block`` is time-major, (T, B, F): each time step is one contiguous (B, F) plane that fills
-    whole chunks of the file, so HDF5 copies it without gathering strided values (writing a
-    (B, F, T) block took 1.5x as long). The rows are written and flushed to the file
+    ``block`` is time-major, (T, B, F): each time step is one contiguous (B, F) plane, written
+    chunk by chunk of the file without gathering strided values (writing a (B, F, T) block took
+    1.5x as long). The rows are written and flushed to the file
     (``H5Fflush``: raw data first, then the metadata) before ``completed`` is raised and flushed
     again, so a process killed at any point leaves ``completed`` counting only rows that reached
     the file.

@@ -384,10 +384,14 @@ def _run(job: _Job, done: int) -> None:
             # The block is assembled, checked and written in a background thread while the next
             # batch runs (the forward pass leaves part of the cores idle: measured 1.6x faster on
             # 2 threads than on 1). One batch in flight at a time, in order, so "completed" always
-            # counts rows that are on disk and memory holds at most two batches of features.
+            # counts rows that are on disk; memory holds at most two batches of features and
+            # two host blocks.
+            # On an accelerator the block is assembled there and copied to the host here, on
+            # this thread's stream, before the features can change.
+            ready = blocks.assemble(feats, ids) if blocks.device is not None else None
             if pending is not None:
                 pending.result()
-            pending = writer.submit(blocks.write, h5, feats, ids, done)
+            pending = writer.submit(blocks.write, h5, feats, ids, done, ready)
             done += len(ids)
             bar.update(len(ids))
         if pending is not None:
@@ -402,29 +406,33 @@ def _run(job: _Job, done: int) -> None:
 class _Blocks:
     """Assembly of one batch's features into a time-major block (T, B, F) and its write.
 
-    On CPU the block is a numpy buffer filled with numpy copies (which release the GIL and use
-    one core: torch copies from this background thread would start a second team of torch
-    threads and oversubscribe the cores); on an accelerator it is assembled there and copied to
-    the host at once.
+    On CPU the block is filled in the writer thread with numpy copies (which release the GIL and
+    use one core: torch copies from a second thread would start a second team of torch threads
+    and oversubscribe the cores). On an accelerator it is assembled there and copied to the host
+    in the extraction thread (:func:`_run`), and only the write happens in the writer thread.
+    Two host buffers take turns, so a block can be filled while the previous one is written.
     """
 
     def __init__(self, job: _Job, widths: dict[str, int]):
         self.job = job
-        self.cols = {}
+        self.cols: dict[str, slice] = {}
         col = 0
         for name in job.view.names:
             self.cols[name] = slice(col, col + widths[name])
             col += widths[name]
         shape = (job.n_t, job.batch_size, col)
-        self.host = np.empty(shape, dtype=np.float32)
+        self.host = [np.empty(shape, dtype=np.float32) for _ in range(2)]
+        self.turn = 0
         self.device = None if job.device.type == "cpu" else torch.empty(shape, dtype=torch.float32, device=job.device)
 
     def assemble(self, feats: LayerFeatures, ids: np.ndarray) -> np.ndarray:
         """``feats`` (layer -> T features (B, F) or None) as a host block (T, B, F), zeros before
         arrival; ValueError naming the stimuli when a value is not finite."""
         b = len(ids)
+        host = self.host[self.turn][:, :b]
+        self.turn = 1 - self.turn
         on_device = self.device is not None
-        buf = self.device[:, :b] if on_device else self.host[:, :b]
+        buf = self.device[:, :b] if on_device else host
         for name in self.job.view.names:
             cols = self.cols[name]
             for t, f in enumerate(feats[name]):
@@ -432,13 +440,13 @@ class _Blocks:
                     buf[t, :, cols] = 0
                 else:
                     buf[t, :, cols] = f if on_device else f.numpy()
-        host = self.host[:, :b]
         if on_device:
             torch.from_numpy(host).copy_(buf)
         if not np.isfinite(host).all():
             raise ValueError(f"model produced non-finite activations for stimuli {list(ids[:3])}...")
         return host
 
-    def write(self, h5: Any, feats: LayerFeatures, ids: np.ndarray, start: int) -> None:
-        """Assemble the batch of presentations ``start:start + len(ids)`` and write it to ``h5``."""
-        _write_block(h5, self.assemble(feats, ids), start)
+    def write(self, h5: Any, feats: LayerFeatures, ids: np.ndarray, start: int, block: np.ndarray | None) -> None:
+        """Write the batch of presentations ``start:start + len(ids)`` to ``h5`` (``block``: already
+        assembled, else assembled here)."""
+        _write_block(h5, self.assemble(feats, ids) if block is None else block, start)

@@ -70,7 +70,17 @@ class RandomProjection:
         """
         if d <= self.width and not self.always:
             return None
-        return _matrix(self.width, self.kind, self.seed, layer, d).to(device)
+        return self._shared_matrix(layer, d, device).to(device, copy=True)
+
+    def _shared_matrix(self, layer: str, d: int, device: torch.device) -> Any:
+        """:meth:`matrix` without the copy: a sparse one is shared by every caller in this process
+        (:func:`_sparse_matrix`), so it must not be modified (what :class:`Reducer` uses)."""
+        if d <= self.width and not self.always:
+            return None
+        if self.kind == "gaussian":  # dense (d x width): too large to keep around
+            g = torch.Generator().manual_seed(_matrix_seed(self.seed, layer, d))
+            return (torch.randn(d, self.width, generator=g) / np.sqrt(self.width)).to(device)
+        return _sparse_matrix(self.width, self.seed, layer, d).to(device)
 
     @staticmethod
     def apply(m: Any, x: torch.Tensor) -> torch.Tensor:
@@ -86,14 +96,17 @@ class RandomProjection:
         return x @ m
 
 
+def _matrix_seed(seed: int, layer: str, d: int) -> int:
+    return int(hashlib.sha256(f"{seed}:{layer}:{d}".encode()).hexdigest()[:12], 16)
+
+
 @functools.lru_cache(maxsize=64)
-def _matrix(width: int, kind: str, seed: int, layer: str, d: int) -> torch.Tensor:
-    """:meth:`RandomProjection.matrix` on the CPU, kept for the next extraction in this process
-    (drawing the five layers' matrices of a small ConvRNN takes 0.24 s; a zoo or a demo projects
-    many models with the same layers and seed). Nothing modifies a returned matrix."""
-    g = torch.Generator().manual_seed(int(hashlib.sha256(f"{seed}:{layer}:{d}".encode()).hexdigest()[:12], 16))
-    if kind == "gaussian":
-        return torch.randn(d, width, generator=g) / np.sqrt(width)
+def _sparse_matrix(width: int, seed: int, layer: str, d: int) -> torch.Tensor:
+    """The sparse :meth:`RandomProjection.matrix` on the CPU, kept for the next extraction in this
+    process (drawing the five layers' matrices of a small ConvRNN takes 0.24 s, and a zoo or a demo
+    projects many models with the same layers and seed; each is ~12 bytes x width x sqrt(d)).
+    Shared: never modified."""
+    g = torch.Generator().manual_seed(_matrix_seed(seed, layer, d))
     s = np.sqrt(d)
     k = max(1, int(round(d / s)))
     # k distinct input features per output, each with a random sign; magnitude sqrt(s/width)
@@ -170,16 +183,23 @@ class Reducer:
         return x.flatten(1)
 
     def __call__(self, layer: str, x: torch.Tensor) -> torch.Tensor:
-        """Reduce one output of ``layer``: (B, ...) -> float32 (B, F)."""
+        """Reduce one output of ``layer``: (B, ...) -> float32 (B, F).
+
+        The result never shares memory with ``x``: features are written to disk while the model
+        runs on, and a model may reuse or update its output tensors in place.
+        """
+        out = self._reduce(layer, x)
+        return out.clone() if out.untyped_storage().data_ptr() == x.untyped_storage().data_ptr() else out
+
+    def _reduce(self, layer: str, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(x.float())
         p = self.projection
         if isinstance(p, RandomProjection):
             if layer not in self._mats:
-                self._mats[layer] = p.matrix(layer, x.shape[1], x.device)
+                self._mats[layer] = p._shared_matrix(layer, x.shape[1], x.device)
             m = self._mats[layer]
-            if m is None:
-                return x
-            return RandomProjection.apply(m, x)
+            if m is not None:
+                return RandomProjection.apply(m, x)
         if isinstance(p, PCAProjection):
             if layer not in self.pca:
                 raise RuntimeError(f"PCA basis for layer {layer!r} has not been fitted")
@@ -188,8 +208,15 @@ class Reducer:
         return x
 
     def key(self) -> dict:
-        """The reduction settings as they enter the cache key (JSON-serialisable)."""
+        """The reduction settings as they enter the cache key (JSON-serialisable).
+
+        A sparse random projection also records how its product is summed (``"product":
+        "embedding_bag"``): the sum order changed from the CSR product of earlier versions, which
+        moves the last bits of the features, and a key promises the same numbers bit for bit.
+        """
         proj = None if self.projection is None else {"type": type(self.projection).__name__, **asdict(self.projection)}
+        if isinstance(self.projection, RandomProjection) and self.projection.kind == "sparse":
+            proj["product"] = "embedding_bag"
         return {"pooling": self.pooling, "projection": proj}
 
 

@@ -59,9 +59,10 @@ def _serial_blas(n: int) -> Iterator[None]:
     a fit, per matrix (2 threads -> 1 thread): 512: 79 -> 51 ms, 1000: 255 -> 189 ms, but 2000:
     1037 -> 1337 ms, 3200: 3.5 -> 6.5 s (large ones need the threads). ``fit_and_score`` on the
     demo's 512-feature layers ran 2.3x faster (benchmarks/bench_pipeline.py). The limit covers
-    scipy's BLAS only (limiting numpy's pool too, and restoring it after every call, measured
-    1.5x slower), for the duration of the call. Concurrent calls (fits in several threads) share
-    it: the first sets it, the last restores the count found by the first.
+    the BLAS bundled with scipy only (limiting numpy's pool too, and restoring it after every
+    call, measured 1.5x slower), and nothing when scipy shares numpy's BLAS. The limit holds for
+    the whole process while any such call runs: concurrent calls (fits in several threads) share
+    it, the first sets it and the last restores the count found by the first.
     """
     if n > SERIAL_EIGH_MAX:
         yield
@@ -87,13 +88,13 @@ def _serial_blas(n: int) -> Iterator[None]:
 
 
 def _scipy_blas_controller() -> ThreadpoolController:
-    """The BLAS libraries that scipy.linalg runs on: the ones scipy's wheel bundles (in
-    ``scipy.libs`` or inside the package), else every BLAS (one library shared with numpy)."""
+    """The BLAS library that scipy's wheel bundles (in ``scipy.libs`` or inside the package), or
+    none: a BLAS that scipy shares with numpy (a conda install) has one pool and nothing to fight."""
     blas = ThreadpoolController().select(user_api="blas")
     here = Path(scipy.__file__).resolve().parent
     own = [lib.filepath for lib in blas.lib_controllers
            if Path(lib.filepath).resolve().parent.name == "scipy.libs" or here in Path(lib.filepath).resolve().parents]
-    return blas.select(filepath=own) if own else blas
+    return blas.select(filepath=own)
 
 
 class Backend:
