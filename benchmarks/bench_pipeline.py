@@ -44,6 +44,9 @@ from run to run (the bare loop alone took 10.4 to 13.8 s), so read ratios, not s
         max |prediction difference| 6.7e-04 of a spread of 8.8 (float32)
     (c) brainfit demo (3 models, fresh cache): 179.6 s wall
 
+A second full run of (a) after the last review changes: forward 9.29 s, extract 11.63 s, +25.2%
+(its stage lines were noise-dominated: hooks +0.85 s, assemble below reduce); peak RSS 581 / 583 MB.
+
 Before this benchmark's changes (same machine and day): extract +63% and +87% over the bare loop
 (two runs); fit_and_score 113.7 s against 46.9 s bare (2.43x, ``--no-serial-eigh`` puts that back
 for (b)); the demo 273 s (205 s after, in the same A/B run). Five interleaved bare/extract pairs
