@@ -217,10 +217,9 @@ def _write_block(f: h5py.File, block: np.ndarray, start: int) -> None:
 
     ``block`` is time-major, (T, B, F): each time step is one contiguous (B, F) plane, written
     chunk by chunk of the file without gathering strided values (writing a (B, F, T) block took
-    1.5x as long). The rows are written and flushed to the file
-    (``H5Fflush``: raw data first, then the metadata) before ``completed`` is raised and flushed
-    again, so a process killed at any point leaves ``completed`` counting only rows that reached
-    the file.
+    1.5x as long). The rows are written and flushed to the file (``H5Fflush``: raw data first,
+    then the metadata) before ``completed`` is raised and flushed again, so a process killed at
+    any point leaves ``completed`` counting only rows that reached the file.
     """
     v = f[_VAR]
     b = block.shape[1]
