@@ -65,12 +65,23 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20, *, start: int = 0, length: int | None = None) -> str:
+    """Hex SHA-256 of a file's bytes (``length`` bytes from ``start``; default: to the end).
+
+    Reads into one reused buffer; hashlib releases the GIL, so ranges of one file can be hashed
+    in parallel threads (the activation cache's seal does).
+    """
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
+    buf = memoryview(bytearray(chunk))
+    with open(path, "rb", buffering=0) as f:
+        f.seek(start)
+        left = float("inf") if length is None else length
+        while left > 0:
+            got = f.readinto(buf[:int(min(chunk, left))])
+            if not got:
+                break
+            h.update(buf[:got])
+            left -= got
     return h.hexdigest()
 
 

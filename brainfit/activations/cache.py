@@ -42,7 +42,7 @@ import xarray as xr
 from torch import nn
 
 from brainfit import __version__
-from brainfit._io import stable_hash
+from brainfit._io import sha256_file, stable_hash
 from brainfit.assembly import ACTIVATION_DIMS, LAYER, NEUROID, PRESENTATION, REGION, STIMULUS_ID, TIME_STEP, UNIT
 from brainfit.paths import activation_cache_dir
 
@@ -264,29 +264,12 @@ def _digest_after_userblock(path: Path, *, tree: bool = True) -> str:
     """
     size = path.stat().st_size - _USERBLOCK
     if not tree:
-        return _hash_range(path, _USERBLOCK, size).hexdigest()
+        return sha256_file(path, 4 << 20, start=_USERBLOCK)
     starts = range(_USERBLOCK, _USERBLOCK + max(size, 0), _SEGMENT)
     workers = max(1, min(len(starts), os.cpu_count() or 1, 8))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="brainfit-seal") as pool:
-        parts = list(pool.map(lambda s: _hash_range(path, s, min(_SEGMENT, _USERBLOCK + size - s)).digest(), starts))
+        parts = list(pool.map(lambda s: bytes.fromhex(sha256_file(path, 4 << 20, start=s, length=_SEGMENT)), starts))
     return hashlib.sha256(b"".join(parts)).hexdigest()
-
-
-def _hash_range(path: Path, start: int, length: int) -> Any:
-    """SHA-256 object over ``length`` bytes of ``path`` from ``start``, read 4 MiB at a time into one buffer."""
-    h = hashlib.sha256()
-    buf = bytearray(min(4 << 20, max(length, 1)))
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as fh:
-        fh.seek(start)
-        left = length
-        while left > 0:
-            got = fh.readinto(view[:min(len(buf), left)])
-            if not got:
-                break
-            h.update(view[:got])
-            left -= got
-    return h
 
 
 def _is_sealed(path: Path) -> bool:

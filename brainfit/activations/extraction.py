@@ -383,11 +383,10 @@ def _run(job: _Job, done: int) -> None:
                 blocks = _Blocks(job, widths)
             # The block is assembled, checked and written in a background thread while the next
             # batch runs (the forward pass leaves part of the cores idle: measured 1.6x faster on
-            # 2 threads than on 1). One batch in flight at a time, in order, so "completed" always
-            # counts rows that are on disk; memory holds at most two batches of features and
-            # two host blocks.
-            # On an accelerator the block is assembled there and copied to the host here, on
-            # this thread's stream, before the features can change.
+            # 2 threads than on 1); on an accelerator it is assembled there and copied to the host
+            # here, on this thread's stream. One batch in flight at a time, in order, so
+            # "completed" always counts rows that are on disk; memory holds at most two batches
+            # of features and two host blocks.
             ready = blocks.assemble(feats, ids) if blocks.device is not None else None
             if pending is not None:
                 pending.result()

@@ -68,9 +68,9 @@ class RandomProjection:
             ``P^T`` (output ``j`` sums ``k ~ sqrt(d)`` signed inputs); None when the layer is kept
             as it is. A pure function of ``(seed, layer, d)``.
         """
-        if d <= self.width and not self.always:
-            return None
-        return self._shared_matrix(layer, d, device).to(device, copy=True)
+        m = self._shared_matrix(layer, d, device)
+        shared = m is not None and m.layout == torch.sparse_csr and m.device.type == "cpu"
+        return m.to(device, copy=True) if shared else m  # elsewhere .to(device) already copied it
 
     def _shared_matrix(self, layer: str, d: int, device: torch.device) -> Any:
         """:meth:`matrix` without the copy: a sparse one is shared by every caller in this process
