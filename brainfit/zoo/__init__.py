@@ -20,7 +20,7 @@ from brainfit.zoo.plan import (
     build_model,
     plan_zoo,
 )
-from brainfit.zoo.results import RESULT_COLUMNS, load_results, results_table
+from brainfit.zoo.results import RESULT_COLUMNS, load_results, read_results_folder, results_table
 from brainfit.zoo.run import (
     ZooRunError,
     default_workers,
@@ -46,6 +46,7 @@ __all__ = [
     "build_model",
     "default_workers",
     "load_results",
+    "read_results_folder",
     "local_cluster",
     "plan_zoo",
     "results_table",

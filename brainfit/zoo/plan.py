@@ -6,11 +6,13 @@ Tasks:
 * :class:`ExtractTask`, one per distinct (model, dataset, extraction settings): activations into the
   content-addressed cache (:func:`brainfit.activations.extract`), whose key, atomic completion and
   damage checks make a rerun resume or skip it;
-* :class:`FitTask`, one per (model, dataset, region): ridge per bin on the dataset's folds, layer
-  chosen on training folds, scored against the region's ceiling. Its result files carry a key over
-  everything that determines the numbers (the model's weights and architecture, the dataset's
-  values, the region, the folds, the temporal map, the layers, the mapping settings), so a rerun
-  skips a finished fit, recomputes a damaged one, and a changed setting gets new files.
+* :class:`FitTask`, one per (model, dataset): ridge per bin on the dataset's folds for every region at
+  once (one kernel per layer, bin and fold, shared by the regions), the layer chosen per region on
+  training folds, each region scored against its ceiling. Its result files (one score file per
+  region, one per-layer file, a manifest) carry a key over everything that determines the numbers
+  (the model's weights and architecture, the dataset's values, the regions, the folds, the temporal
+  map, the layers, the mapping settings), so a rerun skips a finished fit, recomputes a damaged
+  one, and a changed setting gets new files.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from brainfit.zoo.fields import safe_name
 __all__ = ["ExtractTask", "FitTask", "Plan", "ZooPlanError", "build_model", "load_data", "plan_zoo"]
 
 #: Changes when the result files' layout or meaning changes (part of every fit key).
-RESULT_FORMAT = 1
+RESULT_FORMAT = 2
 _DATA_MEMO: dict[str, tuple[Any, Any]] = {}
 _SHA_MEMO: dict[str, str] = {}
 
@@ -71,13 +73,13 @@ class ExtractTask:
 
 @dataclass(frozen=True)
 class FitTask:
-    """Scores of one model on one region of one dataset; result files under ``folder``."""
+    """Scores of one model on every region of one dataset; result files under ``folder``."""
 
     key: str
     extract_key: str
     model: ModelSpec
     dataset: DatasetSpec
-    region: str
+    regions: tuple[str, ...]
     temporal_map: dict
     layers: tuple[str, ...] | None
     splits_path: str
@@ -90,24 +92,28 @@ class FitTask:
 
     @property
     def name(self) -> str:
-        return f"{self.model.id} / {self.dataset.id} / {self.region}"
+        return f"{self.model.id} / {self.dataset.id}"
 
-    def paths(self) -> dict[str, Path]:
-        """``scores`` (per-region scores), ``layers`` (per layer and bin) and ``manifest`` (written last)."""
-        base = f"{safe_name(self.region)}-{self.key}"
+    def paths(self) -> dict[str, Any]:
+        """``scores`` (region -> its score file), ``layers`` (per layer and bin, every region) and
+        ``manifest`` (written last: the mark of a complete result)."""
         folder = Path(self.folder)
-        return {"scores": folder / f"{base}.scores.nc", "layers": folder / f"{base}.layers.nc",
-                "manifest": folder / f"{base}.json"}
+        return {"scores": {r: folder / f"{safe_name(r)}-{self.key}.scores.nc" for r in self.regions},
+                "layers": folder / f"layers-{self.key}.nc", "manifest": folder / f"{self.key}.json"}
+
+    def files(self) -> dict[str, Path]:
+        """Every result file but the manifest, by the name the manifest's ``sha256`` gives it."""
+        paths = self.paths()
+        return {**{f"scores/{r}": p for r, p in paths["scores"].items()}, "layers": paths["layers"]}
 
     def finished(self) -> dict | None:
-        """The manifest of a complete, undamaged result (its key and both files' SHA-256 match), else None."""
-        paths = self.paths()
+        """The manifest of a complete, undamaged result (its key and every file's SHA-256 match), else None."""
         try:
-            manifest = json.loads(paths["manifest"].read_text())
+            manifest = json.loads(self.paths()["manifest"].read_text())
             if manifest.get("key") != self.key:
                 return None
-            for what in ("scores", "layers"):
-                if sha256_file(paths[what]) != manifest["sha256"][what]:
+            for what, path in self.files().items():
+                if sha256_file(path) != manifest["sha256"][what]:
                     return None
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -208,7 +214,7 @@ def _model_facts(config: ZooConfig, spec: ModelSpec) -> dict:
         n_steps = on_steps = None
     preprocessing = [getattr(model, k, None) for k in ("input_size", "norm_mean", "norm_std")]
     return {
-        "id": spec.id, "label": spec.label, "model": spec.model or spec.module, "weights": spec.weights,
+        "id": spec.id, "name": spec.id, "label": spec.label, "model": spec.model or spec.module, "weights": spec.weights,
         "weights_sha256": weights, "params": int(count_params(model)),
         "is_recurrent": bool(getattr(model, "is_recurrent", False)), "time_varying": time_varying,
         "layers": list(layers) if layers is not None else None, "temporal_map": tmap,
@@ -313,16 +319,15 @@ def plan_zoo(config: ZooConfig, *, device: str | None = None, write: bool = True
                 key=ekey, model=spec, dataset=dspec, layers=layers, n_steps=facts["n_steps"],
                 on_steps=facts["on_steps"], projection_width=m.projection_width, projection_seed=m.projection_seed,
                 cache_dir=str(out / "activations"), weights_sha256=facts["weights_sha256"], device=device))
-            for region in dinfo["regions"]:
-                key = content_key([RESULT_FORMAT, ekey, dinfo["content"], region, splits.fingerprint,
-                                   facts["temporal_map"], dataclasses.asdict(m)])
-                fits.append(FitTask(
-                    key=key, extract_key=ekey, model=spec, dataset=dspec, region=region,
-                    temporal_map=facts["temporal_map"], layers=layers, splits_path=str(splits_path),
-                    splits_fingerprint=splits.fingerprint,
-                    alphas=m.alphas, n_bootstrap=m.n_bootstrap, seed=m.seed,
-                    folder=str(out / "results" / dspec.id / spec.id),
-                    dataset_info={k: v for k, v in dinfo.items() if k != "regions"}))
+            regions = tuple(dinfo["regions"])
+            key = content_key([RESULT_FORMAT, ekey, dinfo["content"], list(regions), splits.fingerprint,
+                               facts["temporal_map"], dataclasses.asdict(m)])
+            fits.append(FitTask(
+                key=key, extract_key=ekey, model=spec, dataset=dspec, regions=regions,
+                temporal_map=facts["temporal_map"], layers=layers, splits_path=str(splits_path),
+                splits_fingerprint=splits.fingerprint, alphas=m.alphas, n_bootstrap=m.n_bootstrap, seed=m.seed,
+                folder=str(out / "results" / dspec.id / spec.id),
+                dataset_info={k: v for k, v in dinfo.items() if k != "regions"}))
     if write:
         atomic_write_json(out / "zoo.json", {"config": config.to_dict(), "models": models, "datasets": datasets})
     return Plan(config=config, extracts=extracts, fits=fits, models=models, datasets=datasets)

@@ -31,9 +31,9 @@ def _complete_models(plan: Plan, dataset: str, done: set[tuple[str, str, str]]) 
     regions = plan.datasets[dataset]["regions"]
     complete, missing = [], []
     for spec in plan.config.models:
-        absent = [r for r in regions if (spec.id, dataset, r) not in done]
-        missing += [f"{spec.id} / {dataset} / {r}" for r in absent]
-        if not absent:
+        if any((spec.id, dataset, r) not in done for r in regions):
+            missing.append(f"{spec.id} / {dataset}")
+        else:
             complete.append(spec.id)
     return complete, missing
 
@@ -81,7 +81,7 @@ def write_zoo_report(config: ZooConfig, *, partial: bool = False, title: str | N
         pairs = [(a, b) for a, b in cmp.contrasts if a in scores and b in scores]
         dropped = [f"{a} - {b}" for a, b in cmp.contrasts if (a, b) not in pairs]
         heatmaps = cmp.heatmaps if cmp.heatmaps is not None else len(models) <= MAX_HEATMAPS
-        fits = {m: {r: results[(m, dspec.id, r)][1] for r in regions} for m in models} if heatmaps else {}
+        fits = {m: results[(m, dspec.id, regions[0])][1] for m in models} if heatmaps else {}  # one for all regions
         _, neural = load_data(dspec)
         folder = out / dspec.id
         shutil.rmtree(folder, ignore_errors=True)  # nothing of an earlier report (other contrasts) reappears

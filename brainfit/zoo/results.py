@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -9,7 +13,7 @@ import pandas as pd
 
 from brainfit.zoo.plan import FitTask, Plan
 
-__all__ = ["RESULT_COLUMNS", "load_results", "results_table"]
+__all__ = ["RESULT_COLUMNS", "load_results", "read_results_folder", "results_table"]
 
 RESULT_COLUMNS = ["model", "label", "dataset", "region", "is_recurrent", "params", "weights", "n_bins", "n_neuroids",
                   "mean_ceiled", "mean_r", "n_reliable", "layers_selected", "key"]
@@ -31,9 +35,66 @@ def load_results(plan: Plan, fits: list[FitTask] | None = None, *, layers: bool 
         if fit.finished() is None:
             continue
         paths = fit.paths()
-        scores = load_scores(paths["scores"])
-        out[(fit.model.id, fit.dataset.id, fit.region)] = (scores, load_scores(paths["layers"])) if layers else scores
+        per_layer = load_scores(paths["layers"]) if layers else None
+        for region, path in paths["scores"].items():
+            scores = load_scores(path)
+            out[(fit.model.id, fit.dataset.id, region)] = (scores, per_layer) if layers else scores
     return out
+
+
+def read_results_folder(folder: str | os.PathLike, dataset: str | None = None) -> dict[str, Any]:
+    """Every complete result in a results folder, whoever wrote it (``brainfit zoo run``, ``brainfit
+    fit``, ``brainfit demo``): ``{"dataset": id, "scores": {model: {region: Dataset}}, "fits": {model:
+    per-layer Dataset}, "models": {model: model attrs}}``.
+
+    Results are found by their manifests (``results/<dataset>/<model>/<key>.json``), each checked
+    against its files' SHA-256 (a damaged or unfinished result is left out, with a warning). Where
+    one model has results under several keys (settings changed between runs), the newest manifest
+    wins. ``dataset`` picks one dataset of a folder holding several (required then).
+
+    Raises
+    ------
+    ValueError
+        For a folder without results, an unknown ``dataset`` or several datasets without one named.
+    """
+    from brainfit._io import sha256_file
+    from brainfit.scoring import load_scores
+
+    root = Path(folder) / "results"
+    found: dict[str, dict[str, tuple[float, Path, dict]]] = {}
+    for path in sorted(root.glob("*/*/*.json")):
+        try:
+            manifest = json.loads(path.read_text())
+            files = {w: path.parent / name for w, name in manifest["files"].items()}
+            if any(sha256_file(p) != manifest["sha256"][w] for w, p in files.items()):
+                raise ValueError("a file does not match its SHA-256")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            warnings.warn(f"{path}: not a complete result, left out ({err})", RuntimeWarning, stacklevel=2)
+            continue
+        ds_id, model = manifest["dataset"], manifest["model"]
+        stamp = path.stat().st_mtime
+        if model not in found.setdefault(ds_id, {}) or stamp > found[ds_id][model][0]:
+            found[ds_id][model] = (stamp, path, files)
+    if not found:
+        raise ValueError(f"{folder} holds no complete results (results/<dataset>/<model>/*.json)")
+    if dataset is None:
+        if len(found) > 1:
+            raise ValueError(f"{folder} holds results on several datasets {sorted(found)}: name one")
+        dataset = next(iter(found))
+    if dataset not in found:
+        raise ValueError(f"{folder} holds no results on dataset {dataset!r}; datasets: {sorted(found)}")
+    scores: dict[str, dict[str, Any]] = {}
+    fits: dict[str, Any] = {}
+    models: dict[str, dict] = {}
+    for model, (_, _, files) in found[dataset].items():
+        for what, path in files.items():
+            ds = load_scores(path)
+            if what == "layers":
+                fits[model] = ds
+            else:
+                scores.setdefault(model, {})[what.removeprefix("scores/")] = ds
+            models[model] = ds.attrs.get("model", {"name": model})
+    return {"dataset": dataset, "scores": scores, "fits": fits, "models": models}
 
 
 def results_table(plan: Plan, results: dict[tuple[str, str, str], Any] | None = None) -> pd.DataFrame:

@@ -23,7 +23,6 @@ from typing import Any
 
 from brainfit._io import atomic_write_text
 from brainfit.zoo.config import ZooConfig
-from brainfit.zoo.fields import safe_name
 from brainfit.zoo.plan import FitTask, Plan, plan_zoo
 from brainfit.zoo.results import load_results, results_table
 from brainfit.zoo.tasks import run_extract, run_fit, worker_threads
@@ -165,7 +164,7 @@ def _run_dask(plan: Plan, pending: list[FitTask], client: Any, emit: Event) -> l
     # Dask keys name the task, not only its content: two fits with the same content (one model under
     # two ids) are two tasks writing two folders, where one key would run once
     fit_futures = {client.submit(run_fit, fit, extract_futures[fit.extract_key], plan.models[fit.model.id],
-                                 key=f"fit-{fit.key}-{fit.model.id}-{fit.dataset.id}-{safe_name(fit.region)}",
+                                 key=f"fit-{fit.key}-{fit.model.id}-{fit.dataset.id}",
                                  pure=False): fit for fit in pending}
     names = {fut: f"{plan.extracts[k].model.id} / {plan.extracts[k].dataset.id}" for k, fut in extract_futures.items()}
     failures = []
@@ -253,7 +252,7 @@ def run_zoo(config: ZooConfig, *, workers: int | None = None, scheduler: str | N
     # every fit reported done must have left a complete result (checked on disk, not taken on trust)
     results = load_results(plan)  # every result checked once (its manifest and both files' SHA-256)
     failures += [{"task": f.name, "error": "no complete result was written"} for f in pending
-                 if f.name not in failed and (f.model.id, f.dataset.id, f.region) not in results]
+                 if f.name not in failed and any((f.model.id, f.dataset.id, r) not in results for r in f.regions)]
     table = results_table(plan, results)
     atomic_write_text(os.path.join(config.out, "results.csv"), table.to_csv(index=False))
     summary = {"total": len(plan.fits), "skipped": len(plan.fits) - len(pending),

@@ -43,14 +43,19 @@ def run_extract(task: ExtractTask) -> dict[str, Any]:
 
 
 def run_fit(task: FitTask, extracted: dict[str, Any], model_info: dict[str, Any]) -> dict[str, Any]:
-    """Fit and score one model on one region and write the result files; returns the manifest.
+    """Fit and score one model on every region of one dataset and write the result files; returns the
+    manifest.
 
-    A result already complete (a rerun after a lost worker) is returned as it is. Warnings of the
-    fit (e.g. ridge penalties at the edge of the grid) are kept in the manifest's ``warnings``:
-    on a cluster they would otherwise end in a worker's log.
+    One fit for all the regions' neuroids (one kernel per layer, bin and fold serves every region),
+    the layer chosen per region on training folds (:func:`brainfit.scoring.score_by_region`). A
+    result already complete (a rerun after a lost worker) is returned as it is. Warnings of the fit
+    (e.g. ridge penalties at the edge of the grid) are kept in the manifest's ``warnings``: on a
+    cluster they would otherwise end in a worker's log.
     """
+    import numpy as np
+
     from brainfit.activations import open_activations
-    from brainfit.assembly import select_region
+    from brainfit.assembly import REGION
     from brainfit.mapping import RidgeMapping, Splits
     from brainfit.scoring import save_scores, score_by_region
     from brainfit.temporal import TemporalMap
@@ -66,6 +71,9 @@ def run_fit(task: FitTask, extracted: dict[str, Any], model_info: dict[str, Any]
     splits = Splits.load(task.splits_path)
     if splits.fingerprint != task.splits_fingerprint:
         raise ValueError(f"{task.splits_path} holds other folds than the zoo planned; rerun the zoo")
+    site_region = np.asarray(neural.coords[REGION].values).astype(str)
+    if not set(site_region.tolist()) <= set(task.regions):  # only the sites of the regions asked for
+        neural = neural.isel(neuroid=np.isin(site_region, list(task.regions)))
     acts = open_activations(extracted["path"])  # checks the cache file's seal
     info = {k: v for k, v in model_info.items() if k != "content"}
     try:
@@ -74,23 +82,25 @@ def run_fit(task: FitTask, extracted: dict[str, Any], model_info: dict[str, Any]
             # layers the feedforward sweep has not reached yet score ~0 in the earliest bins (expected)
             warnings.filterwarnings("ignore", message=".*feedforward signal has not reached.*")
             fit, by_region = score_by_region(
-                acts, select_region(neural, task.region), TemporalMap.from_dict(task.temporal_map),
-                regions=[task.region], splits=splits, layers=task.layers, mapping=RidgeMapping(alphas=task.alphas),
-                n_bootstrap=task.n_bootstrap, seed=task.seed, attrs={"dataset": task.dataset_info})
+                acts, neural, TemporalMap.from_dict(task.temporal_map), regions=list(task.regions), splits=splits,
+                layers=task.layers, mapping=RidgeMapping(alphas=task.alphas), n_bootstrap=task.n_bootstrap,
+                seed=task.seed, attrs={"dataset": task.dataset_info})
     finally:
         acts.close()
-    scores = by_region[task.region]
     seconds = round(time.perf_counter() - t0, 2)
-    info["layers_selected"] = {task.region: sorted(set(scores["selected_layer"].values.astype(str).tolist()))}
-    for ds in (fit, scores):
+    info["layers_selected"] = {r: sorted(set(ds["selected_layer"].values.astype(str).tolist()))
+                               for r, ds in by_region.items()}
+    for ds in (fit, *by_region.values()):
         ds.attrs["model"] = info
         ds.attrs["zoo_key"] = task.key
     paths = task.paths()
-    save_scores(scores, paths["scores"])
+    for region, ds in by_region.items():
+        save_scores(ds, paths["scores"][region])
     save_scores(fit, paths["layers"])
-    manifest = {"key": task.key, "model": task.model.id, "dataset": task.dataset.id, "region": task.region,
-                "sha256": {w: sha256_file(paths[w]) for w in ("scores", "layers")},
-                "layers_selected": info["layers_selected"][task.region], "fit_seconds": seconds,
+    manifest = {"key": task.key, "model": task.model.id, "dataset": task.dataset.id, "regions": list(task.regions),
+                "files": {w: p.name for w, p in task.files().items()},
+                "sha256": {w: sha256_file(p) for w, p in task.files().items()},
+                "layers_selected": info["layers_selected"], "fit_seconds": seconds,
                 "extract_seconds": extracted.get("seconds"), "worker": f"{socket.gethostname()}:{os.getpid()}",
                 "warnings": list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))}
     atomic_write_json(paths["manifest"], manifest)

@@ -38,7 +38,7 @@ def same_scores(out_a, out_b) -> None:
     """Every per-bin score of every result file agrees."""
     plan_a, plan_b = plan_zoo(zoo(out_a), write=False), plan_zoo(zoo(out_b), write=False)
     res_a, res_b = load_results(plan_a), load_results(plan_b)
-    assert res_a.keys() == res_b.keys() and len(res_a) == len(plan_a.fits)
+    assert res_a.keys() == res_b.keys() and len(res_a) == 2 * len(plan_a.fits)  # two regions a fit
     for k, ds in res_a.items():
         for var in ("median_ceiled", "median_r", "ceiling"):
             np.testing.assert_allclose(ds[var].values, res_b[k][var].values, rtol=1e-5, atol=1e-6, err_msg=str(k))
@@ -47,7 +47,7 @@ def same_scores(out_a, out_b) -> None:
 def test_serial_run_writes_one_row_per_model_dataset_region(serial):
     out, summary, events = serial
     table = summary["table"]
-    assert summary["computed"] == summary["total"] == 6 and summary["skipped"] == 0
+    assert summary["computed"] == summary["total"] == 3 and summary["skipped"] == 0  # one fit per model
     assert list(zip(table["model"], table["region"])) == [(m, r) for m in ("convrnn_small_rgc", "ff_small_wider_rgc",
                                                                            "gru") for r in ("IT", "V4")]
     assert pd.read_csv(out / "results.csv").shape[0] == 6
@@ -91,7 +91,7 @@ def test_killing_a_worker_mid_run_still_gives_the_serial_table(serial, tmp_path)
         summary = run_zoo(zoo(tmp_path), client=client, on_event=kill_a_busy_worker)
         assert len(client.scheduler_info()["workers"]) == 2  # the nanny replaced the killed worker
     assert killed and killed[0][2], "no worker was busy when the first task finished"
-    assert summary["computed"] == summary["total"] == 6
+    assert summary["computed"] == summary["total"] == 3
     same_table(summary["table"], ref["table"])
     same_scores(tmp_path, ref_out)
 
@@ -100,22 +100,22 @@ def test_an_interrupted_run_resumes_without_recomputing_what_finished(serial, tm
     _, ref, _ = serial
     fitted = []
 
-    def stop_after_three(event):
+    def stop_after_two(event):
         if event["event"] == "fitted":
             fitted.append(event["task"])
-            if len(fitted) == 3:
+            if len(fitted) == 2:
                 raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_zoo(zoo(tmp_path), workers=0, on_event=stop_after_three)
+        run_zoo(zoo(tmp_path), workers=0, on_event=stop_after_two)
     plan = plan_zoo(zoo(tmp_path), write=False)
     finished = {f.name: f.paths()["manifest"].stat().st_mtime_ns for f in plan.fits if f.finished()}
     assert sorted(finished) == sorted(fitted)
     events = []
     summary = run_zoo(zoo(tmp_path), workers=0, on_event=events.append)
-    assert events[0]["skipped"] == 3 and events[0]["pending"] == 3
+    assert events[0]["skipped"] == 2 and events[0]["pending"] == 1
     recomputed = [e["task"] for e in events if e["event"] == "fitted"]
-    assert not set(recomputed) & set(finished) and len(recomputed) == 3
+    assert not set(recomputed) & set(finished) and len(recomputed) == 1
     assert {f.name: f.paths()["manifest"].stat().st_mtime_ns for f in plan.fits if f.name in finished} == finished
     same_table(summary["table"], ref["table"])
 
@@ -127,8 +127,8 @@ def test_damaged_results_are_recomputed_and_changed_settings_get_new_files(seria
     shutil.copytree(ref_out, tmp_path / "z")
     plan = plan_zoo(zoo(tmp_path / "z"), write=False)
     assert plan.pending() == []
-    victim, other = plan.fits[1], plan.fits[4]
-    scores = victim.paths()["scores"]
+    victim, other = plan.fits[0], plan.fits[2]
+    scores = victim.paths()["scores"]["V4"]
     scores.write_bytes(scores.read_bytes()[: scores.stat().st_size // 2])  # a truncated file
     other.paths()["manifest"].unlink()  # a result whose manifest never got written
     assert [f.name for f in plan.pending()] == [victim.name, other.name]
@@ -155,7 +155,7 @@ def test_a_failing_model_does_not_stop_the_others(tmp_path, monkeypatch):
     config = zoo(tmp_path / "out", models=["ff_small_wider_rgc", {"module": "broken_nets:broken", "id": "broken",
                                                                    "layers": ["conv"]}], layers=None,
                  compare={})
-    with pytest.raises(ZooRunError, match=r"2 zoo task\(s\) failed.*broken / synthetic / IT: extraction failed: "
+    with pytest.raises(ZooRunError, match=r"1 zoo task\(s\) failed.*broken / synthetic: extraction failed: "
                                           r".*this network cannot run"):
         run_zoo(config, workers=0)
     table = pd.read_csv(tmp_path / "out" / "results.csv")
