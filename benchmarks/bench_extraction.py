@@ -27,7 +27,7 @@ from PIL import Image
 
 def make_zip(path: Path, n: int, seed: int = 0) -> None:
     """Synthetic-object images (64 px PNG) in a zip, so images are decoded lazily like real sets."""
-    from brainfit.data._shapes import CATEGORIES
+    from brainfit.data import CATEGORIES
     from brainfit.data.synthetic import make_design, make_objects, render_images
 
     objects = make_objects(len(CATEGORIES), 4, 1234)

@@ -1,6 +1,6 @@
 """PLS benchmark: brainfit's ``pls_fit`` vs scikit-learn ``PLSRegression`` vs the retired hand-written NIPALS.
 
-Why this exists (DESIGN.md, house style 12: use the maintained library unless there is a measured
+Why this exists (docs/design.md, house style 12: use the maintained library unless there is a measured
 reason): brainfit used to carry its own NIPALS PLS matching ``PLSRegression`` step for step. This
 script times, in one process on the same data, a demo-sized problem -- n=864 training stimuli, 96
 test stimuli, p=512 and p=3000 features, 192 targets, 25 components, ``scale=False`` (Brain-Score's

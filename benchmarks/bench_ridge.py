@@ -1,6 +1,6 @@
 """Ridge benchmark: brainfit vs scikit-learn RidgeCV vs himalaya RidgeCV, same data, one process.
 
-Cases (DESIGN.md budget): n=3200 training stimuli x p=20000 features x 256 targets (dual/kernel
+Cases (docs/design.md budget): n=3200 training stimuli x p=20000 features x 256 targets (dual/kernel
 path), and n=3200 x p=1000 (primal path); alphas 1e-2 ... 1e6 (9 values), one alpha per target.
 Each tool fits on the training stimuli and predicts 800 held-out stimuli; we print wall times,
 speed ratios, the fraction of targets given the same alpha as scikit-learn, and the maximum

@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 __all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "sha256_file", "stable_hash", "write_netcdf",
-           "read_netcdf_attrs"]
+           "read_netcdf_attrs", "encode_attrs"]
 
 _JSON_PREFIX = "__json__:"
 
@@ -94,7 +94,9 @@ def stable_hash(obj: Any, length: int = 16) -> str:
 # ----------------------------------------------------------------------------- netCDF
 
 
-def _encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+def encode_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """``attrs`` ready for a netCDF file: str/int/float values as they are, anything else (lists,
+    dicts, bools, None) as a JSON string under a prefix that :func:`read_netcdf_attrs` decodes."""
     out = {}
     for k, v in attrs.items():
         if isinstance(v, (str, int, float, np.integer, np.floating)) and not isinstance(v, bool):
@@ -133,7 +135,7 @@ def write_netcdf(obj: xr.DataArray | xr.Dataset, path: str | os.PathLike) -> Pat
     strings are written as variable-length strings.
     """
     out = obj.copy(deep=False)
-    out.attrs = _encode_attrs(obj.attrs)
+    out.attrs = encode_attrs(obj.attrs)
     for name, c in out.coords.items():
         if c.dtype.kind in "US":
             out.coords[name] = c.astype(object)

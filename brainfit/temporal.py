@@ -2,7 +2,7 @@
 
 A :class:`TemporalMap` turns an activation assembly ``(presentation x neuroid x time_step)`` into
 one indexed by the neural time bins ``(presentation x neuroid x time_bin)``, carrying the neural
-assembly's ``time_bin_start``/``time_bin_end`` coords. Three kinds (DESIGN.md):
+assembly's ``time_bin_start``/``time_bin_end`` coords. Three kinds (docs/design.md):
 
 ``one_to_one(latency_ms, step_ms)``
     For ConvRNNs. Model step ``t`` covers ``[latency + t*step, latency + (t+1)*step)`` ms after
@@ -55,7 +55,7 @@ class TemporalMap:
     latency_ms : float
         ``one_to_one`` only: neural time (ms after onset) at which model step 0 begins.
     step_ms : float
-        ``one_to_one`` only: duration of one model step (DESIGN.md: ~10 ms).
+        ``one_to_one`` only: duration of one model step (docs/design.md: ~10 ms).
     step : int
         ``constant``/``graded``: which model time step (python index into the ``time_step`` dim)
         holds the feedforward response.

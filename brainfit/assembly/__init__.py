@@ -21,9 +21,8 @@ from brainfit.assembly.names import (
     TIME_BIN, TIME_BIN_END, TIME_BIN_START, TIME_STEP, UNIT,
 )
 from brainfit.assembly.ops import align, average_repetitions, load_assembly, reorder_to, save_assembly, select_region
-from brainfit.assembly.validate import _short  # noqa: F401  (id lists in other modules' error messages)
 from brainfit.assembly.validate import (
-    has_repetitions, is_activations, is_neural, stimulus_ids, validate_activations, validate_neural,
+    has_repetitions, is_activations, is_neural, short_list, stimulus_ids, validate_activations, validate_neural,
 )
 
 __all__ = [
@@ -33,5 +32,5 @@ __all__ = [
     "make_time_bins", "neural_assembly", "activation_assembly",
     "validate_neural", "validate_activations", "has_repetitions", "is_neural", "is_activations",
     "average_repetitions", "select_region", "align", "reorder_to", "stimulus_ids",
-    "save_assembly", "load_assembly",
+    "save_assembly", "load_assembly", "short_list",
 ]

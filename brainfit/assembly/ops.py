@@ -16,7 +16,7 @@ from brainfit.assembly.names import (
     PRESENTATION, NEUROID, STIMULUS_ID, REPETITION, REGION, NEURAL_DIMS, ACTIVATION_DIMS,
 )
 from brainfit.assembly.validate import (
-    _duplicates, _short, has_repetitions, is_activations, is_neural, stimulus_ids, validate_activations,
+    _duplicates, has_repetitions, is_activations, is_neural, short_list, stimulus_ids, validate_activations,
     validate_neural,
 )
 
@@ -97,15 +97,15 @@ def reorder_to(a: xr.DataArray, ids: Sequence[str], *, name: str = "assembly") -
     sid = stimulus_ids(a)
     dup = _duplicates(sid)
     if dup:
-        raise ValueError(f"{name} has duplicate stimulus_id(s) {_short(dup)}; average repetitions before aligning")
+        raise ValueError(f"{name} has duplicate stimulus_id(s) {short_list(dup)}; average repetitions before aligning")
     ids = np.asarray(ids).astype(str)
     dup = _duplicates(ids)
     if dup:
-        raise ValueError(f"requested stimulus ids contain duplicates: {_short(dup)}")
+        raise ValueError(f"requested stimulus ids contain duplicates: {short_list(dup)}")
     index = {s: i for i, s in enumerate(sid)}
     missing = [s for s in ids if s not in index]
     if missing:
-        raise ValueError(f"{name} lacks {len(missing)} requested stimulus_id(s): {_short(missing)}")
+        raise ValueError(f"{name} lacks {len(missing)} requested stimulus_id(s): {short_list(missing)}")
     return a.isel({PRESENTATION: np.fromiter((index[s] for s in ids), dtype=int, count=len(ids))})
 
 
@@ -130,14 +130,14 @@ def align(a: xr.DataArray, b: xr.DataArray, *, join: str = "exact") -> tuple[xr.
     for name, s in (("first assembly", sa), ("second assembly", sb)):
         dup = _duplicates(s)
         if dup:
-            raise ValueError(f"{name} has duplicate stimulus_id(s) {_short(dup)}; average repetitions before aligning")
+            raise ValueError(f"{name} has duplicate stimulus_id(s) {short_list(dup)}; average repetitions before aligning")
     set_a, set_b = set(sa), set(sb)
     if join == "exact" and set_a != set_b:
         only_a = [s for s in sa if s not in set_b]
         only_b = [s for s in sb if s not in set_a]
         raise ValueError(
             "assemblies hold different stimuli: "
-            f"{len(only_a)} only in the first ({_short(only_a)}), {len(only_b)} only in the second ({_short(only_b)})"
+            f"{len(only_a)} only in the first ({short_list(only_a)}), {len(only_b)} only in the second ({short_list(only_b)})"
         )
     if join == "left":
         ids = sa

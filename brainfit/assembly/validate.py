@@ -16,7 +16,7 @@ from brainfit.assembly.names import (
 )
 
 __all__ = ["validate_neural", "validate_activations", "is_neural", "is_activations", "has_repetitions",
-           "stimulus_ids"]
+           "stimulus_ids", "short_list"]
 
 
 def _describe(name: str) -> str:
@@ -79,7 +79,13 @@ def _duplicates(values: Iterable) -> list:
     return [v for v, c in Counter(values).items() if c > 1]
 
 
-def _short(items: Sequence, k: int = 5) -> str:
+def short_list(items: Sequence, k: int = 5) -> str:
+    """The first ``k`` of ``items`` as a comma-separated list of reprs, for error messages.
+
+    More than ``k`` items end in ``", ... (n in all)"``; numpy scalars are shown as Python values
+    (``'a', 'b', 3``, not ``np.str_('a')``). E.g. ``short_list(["s1", "s2", "s3"], 2)`` is
+    ``"'s1', 's2', ... (3 in all)"``.
+    """
     items = [x.item() if isinstance(x, np.generic) else x for x in items]
     head = ", ".join(repr(x) for x in items[:k])
     return head + (f", ... ({len(items)} in all)" if len(items) > k else "")
@@ -105,19 +111,19 @@ def validate_neural(a: Any, *, name: str = "neural assembly", require_repetition
     _check_finite(a, name)
     dup_n = _duplicates(nid)
     if dup_n:
-        raise ValueError(f"{name} has duplicate neuroid_id(s): {_short(dup_n)}")
+        raise ValueError(f"{name} has duplicate neuroid_id(s): {short_list(dup_n)}")
     if REPETITION in a.coords:
         rep = _check_coord(a, REPETITION, PRESENTATION, name)
         dup = _duplicates(zip(sid, rep))
         if dup:
-            raise ValueError(f"{name} has duplicate (stimulus_id, repetition) pair(s): {_short(dup)}")
+            raise ValueError(f"{name} has duplicate (stimulus_id, repetition) pair(s): {short_list(dup)}")
     else:
         if require_repetitions:
             raise ValueError(f"{name} has no {REPETITION!r} coord on {PRESENTATION!r}: single trials are needed here (e.g. for noise ceilings)")
         dup = _duplicates(sid)
         if dup:
             raise ValueError(
-                f"{name} has duplicate stimulus_id(s) {_short(dup)} and no {REPETITION!r} coord; "
+                f"{name} has duplicate stimulus_id(s) {short_list(dup)} and no {REPETITION!r} coord; "
                 "add a repetition coord for single trials or average them"
             )
     if not np.all(np.isfinite(starts)) or not np.all(np.isfinite(ends)):
@@ -161,7 +167,7 @@ def validate_activations(a: Any, *, name: str = "activations") -> xr.DataArray:
     _check_finite(a, name)
     dup = _duplicates(sid)
     if dup:
-        raise ValueError(f"{name} has duplicate stimulus_id(s): {_short(dup)}")
+        raise ValueError(f"{name} has duplicate stimulus_id(s): {short_list(dup)}")
     return a
 
 

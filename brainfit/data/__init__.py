@@ -3,12 +3,14 @@
 The registry lives in :mod:`brainfit.data.registry`; each loader module registers itself there
 and is imported here, so every dataset is listed once ``brainfit.data`` is imported. Real
 recordings are read from the data root (``BRAINFIT_DATA``, see :mod:`brainfit.paths`); the
-embedded default, ``synthetic``, needs no data at all.
+embedded default, ``synthetic``, needs no data at all. :data:`CATEGORIES` names the synthetic
+world's object categories (its rendering lives in the private ``_shapes`` and ``_ground_truth``).
 """
 
 from __future__ import annotations
 
 from brainfit.data import arrays, brainio, cowley2023, nwb, synthetic, zhang2011  # noqa: F401  (registration on import)
+from brainfit.data._shapes import CATEGORIES
 from brainfit.data.arrays import from_arrays, from_files
 from brainfit.data.brainio import (
     load_brainio,
@@ -26,4 +28,4 @@ from brainfit.paths import data_root, require_data_root
 __all__ = ["DatasetInfo", "register_dataset", "load_dataset", "list_datasets", "dataset_info",
            "data_root", "require_data_root", "from_arrays", "from_files", "load_brainio", "load_brainio_scores",
            "read_brainio_assembly", "read_brainio_stimuli", "write_brainio", "write_brainio_scores",
-           "cowley2023_sessions", "load_nwb"]
+           "cowley2023_sessions", "load_nwb", "CATEGORIES"]

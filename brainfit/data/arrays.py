@@ -24,7 +24,7 @@ import xarray as xr
 
 from brainfit.assembly import (
     NEURAL_DIMS, NEUROID, NEUROID_ID, PRESENTATION, REGION, REPETITION, STIMULUS_ID, TIME_BIN_END, TIME_BIN_START,
-    _short, neural_assembly,
+    neural_assembly, short_list,
 )
 from brainfit.data.registry import register_dataset
 from brainfit.stimuli import IMAGE_EXTENSIONS, StimulusSet
@@ -142,9 +142,9 @@ def stimulus_set_for(images: PathLike | StimulusSet | None, stimulus_ids: Sequen
             missing.append(s)
     if missing:
         twice = sorted({b for s in missing for b in (s, _strip_image_ext(s)) if n_base[b] > 1})
-        raise ValueError(f"{label} has no image for {len(missing)} stimulus id(s): {_short(missing)}; images are "
-                         f"matched by file name without extension, found e.g. {_short(have, 3)}"
-                         + (f"; file name(s) {_short(twice)} are in several folders: name those stimuli "
+        raise ValueError(f"{label} has no image for {len(missing)} stimulus id(s): {short_list(missing)}; images are "
+                         f"matched by file name without extension, found e.g. {short_list(have, 3)}"
+                         + (f"; file name(s) {short_list(twice)} are in several folders: name those stimuli "
                             "by their path (folder/name)" if twice else ""))
     return StimulusSet(ids, full.source.subset(np.asarray(idx)), metadata, name=name or full.name)
 

@@ -30,7 +30,7 @@ from brainfit.assembly import (
     NEURAL_DIMS, NEUROID, PRESENTATION, REGION, REPETITION, STIMULUS_ID, TIME_BIN, TIME_BIN_END, TIME_BIN_START,
     validate_neural,
 )
-from brainfit.assembly import NEUROID_ID, _short
+from brainfit.assembly import NEUROID_ID, short_list
 from brainfit.data.arrays import ids_to_str, stimulus_set_for
 from brainfit.data.brainio_write import (
     BrainIOFiles, load_brainio_scores, write_brainio, write_brainio_scores,
@@ -251,7 +251,7 @@ def _to_neural(da: xr.DataArray, label: str, region: str | None, time_bin: Seque
         integral = rep.dtype.kind in "iu" or (rep.dtype.kind == "f" and np.all(np.isfinite(rep) & (rep == np.round(rep))))
         if not integral:
             raise ValueError(f"{label} coord 'repetition' must hold integers (trial numbers), got "
-                             f"{_short(np.unique(rep).tolist())} (dtype {rep.dtype})")
+                             f"{short_list(np.unique(rep).tolist())} (dtype {rep.dtype})")
         da = da.assign_coords({REPETITION: (PRESENTATION, rep.astype(int))})
     da = _apply_region(da, region, label).load()  # read only the region's neuroids from the file
     da.attrs.setdefault("trials", REPETITION in da.coords)
@@ -354,16 +354,16 @@ def read_brainio_stimuli(stimuli: PathLike | None, images: PathLike | None = Non
     table = table.rename(columns={id_col: STIMULUS_ID})
     dup = table[STIMULUS_ID][table[STIMULUS_ID].duplicated()].unique().tolist()
     if dup:
-        raise ValueError(f"stimulus CSV {csv} has duplicate stimulus ids: {_short(dup)}")
+        raise ValueError(f"stimulus CSV {csv} has duplicate stimulus ids: {short_list(dup)}")
     if stimulus_ids is not None:
         wanted = set(map(str, stimulus_ids))
         missing = sorted(wanted - set(table[STIMULUS_ID]))
         if missing:
-            raise ValueError(f"stimulus CSV {csv} lacks {len(missing)} stimulus id(s) of the assembly: {_short(missing)}")
+            raise ValueError(f"stimulus CSV {csv} lacks {len(missing)} stimulus id(s) of the assembly: {short_list(missing)}")
         table = table[table[STIMULUS_ID].isin(wanted)].reset_index(drop=True)
     if table[fn_col].isna().any():
         bad = table[STIMULUS_ID][table[fn_col].isna()].tolist()
-        raise ValueError(f"stimulus CSV {csv} has no file name for stimulus id(s) {_short(bad)}")
+        raise ValueError(f"stimulus CSV {csv} has no file name for stimulus id(s) {short_list(bad)}")
     images = _default_images(csv) if images is None else Path(images)
     files = table[fn_col].astype(str).tolist()
     meta = table.drop(columns=[fn_col])

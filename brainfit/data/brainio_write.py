@@ -26,8 +26,8 @@ import numpy as np
 import xarray as xr
 from PIL import Image
 
-from brainfit._io import _encode_attrs, atomic_path, read_netcdf_attrs
-from brainfit.assembly import NEURAL_DIMS, NEUROID, STIMULUS_ID, TIME_BIN, _short, validate_neural
+from brainfit._io import atomic_path, encode_attrs, read_netcdf_attrs
+from brainfit.assembly import NEURAL_DIMS, NEUROID, STIMULUS_ID, TIME_BIN, short_list, validate_neural
 from brainfit.stimuli import StimulusSet
 
 __all__ = ["BrainIOFiles", "write_brainio", "write_brainio_scores", "load_brainio_scores", "SCORE_MEASURES",
@@ -71,7 +71,7 @@ def _to_dataset(da: xr.DataArray, global_attrs: Mapping[str, Any]) -> xr.Dataset
     """``da`` as the single variable ``data`` of a Dataset ready for netCDF (raises on unstorable coords)."""
     out = xr.DataArray(np.asarray(da.values), dims=da.dims, name=_DATA,
                        coords={str(n): (c.dims, _storable(str(n), c.values)) for n, c in da.coords.items()})
-    out.attrs = _encode_attrs(da.attrs)
+    out.attrs = encode_attrs(da.attrs)
     ds = out.to_dataset()
     ds.attrs = {k: str(v) for k, v in global_attrs.items() if v is not None}
     return ds
@@ -172,7 +172,7 @@ def write_brainio(neural: xr.DataArray, path: str | os.PathLike, *, stimuli: Sti
         missing = sorted({str(s) for s in np.asarray(neural[STIMULUS_ID].values)} - known)
         if missing:
             raise ValueError(f"the StimulusSet {stimuli.name!r} lacks {len(missing)} stimulus id(s) of the assembly: "
-                             f"{_short(missing)}")
+                             f"{short_list(missing)}")
         csv_path = Path(stimuli_csv) if stimuli_csv is not None else path.with_name(f"{path.stem}_stimuli.csv")
         zip_path = Path(images_zip) if images_zip is not None else csv_path.with_suffix(".zip")
         if csv_path.suffix.lower() != ".csv" or zip_path.suffix.lower() != ".zip":

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from brainfit.assembly import _short, make_time_bins, neural_assembly
+from brainfit.assembly import make_time_bins, neural_assembly, short_list
 from brainfit.data.arrays import _coord, ids_to_str, occurrence_index, stimulus_set_for
 from brainfit.data.registry import register_dataset
 from brainfit.stimuli import StimulusSet
@@ -146,13 +146,13 @@ def _regions(nwbfile: Any, units: Any, rows: np.ndarray, ids: np.ndarray, region
             raise ValueError(f"{path}: electrodes column {name!r} is not a column of scalars; pass region=...")
         empty = [ids[i] for i, r in enumerate(rows) if len(per_unit[r]) == 0]
         if empty:
-            raise ValueError(f"{path}: unit(s) {_short(empty)} have no electrode, so no region; pass region=...")
+            raise ValueError(f"{path}: unit(s) {short_list(empty)} have no electrode, so no region; pass region=...")
         values = locs[[int(per_unit[r][0]) for r in rows]]
         where, source = f"electrodes column {name!r}", None
     values = _coord(values)
     missing = [ids[i] for i, v in enumerate(values) if str(v).strip().lower() in _MISSING]
     if missing:
-        raise ValueError(f"{path}: {where} gives no region for unit(s) {_short(missing)}; pass region=... or "
+        raise ValueError(f"{path}: {where} gives no region for unit(s) {short_list(missing)}; pass region=... or "
                          "units=... to leave them out")
     return values, source
 
@@ -298,7 +298,7 @@ def load_nwb(path: str | os.PathLike, *, stimulus_column: str = "stimulus_id", i
             pos = {s: i for i, s in enumerate(all_ids)}
             unknown = [s for s in wanted if s not in pos]
             if unknown:
-                raise ValueError(f"{path}: unknown unit id(s) {_short(unknown)}; the units table has {_short(all_ids)}")
+                raise ValueError(f"{path}: unknown unit id(s) {short_list(unknown)}; the units table has {short_list(all_ids)}")
             rows = np.array([pos[s] for s in wanted], dtype=int)
         ids = all_ids[rows]
         regions, region_source = _regions(nwbfile, u, rows, ids, region, region_column, path)

@@ -10,7 +10,7 @@ fold. When the targets' residual becomes constant before the last component, ext
 there (scikit-learn's warning becomes a log message) and :attr:`PLSResult.n_components` says how
 many components were extracted.
 
-Why scikit-learn and not an own NIPALS (DESIGN.md, house style 12): brainfit used to carry a
+Why scikit-learn and not an own NIPALS (docs/design.md, house style 12): brainfit used to carry a
 hand-written NIPALS that matched ``PLSRegression`` to rounding. Measured in one run on the
 2-core development machine with ``python benchmarks/bench_pls.py`` (n=864 training stimuli, 96
 test stimuli, 192 targets, 25 components, ``scale=False``, float64, ReLU-like features; the

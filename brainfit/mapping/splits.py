@@ -40,7 +40,7 @@ import xarray as xr
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from brainfit._io import atomic_write_json, stable_hash
-from brainfit.assembly import PRESENTATION, STIMULUS_ID, _short
+from brainfit.assembly import PRESENTATION, STIMULUS_ID, short_list
 
 __all__ = ["Splits", "make_splits"]
 
@@ -135,7 +135,7 @@ class Splits:
         ----------
         stimulus_ids : sequence of str (unique)
         n_folds : int
-            Default 10 (DESIGN.md).
+            Default 10 (docs/design.md).
         seed : int
         strata : sequence, optional
             Label per stimulus (same order as ``stimulus_ids``) to stratify by.
@@ -150,7 +150,7 @@ class Splits:
         ids = np.asarray(stimulus_ids).astype(str)
         if len(set(ids.tolist())) != len(ids):
             dup = [s for s in dict.fromkeys(ids.tolist()) if (ids == s).sum() > 1]
-            raise ValueError(f"stimulus ids for splits must be unique; duplicates: {_short(dup)}")
+            raise ValueError(f"stimulus ids for splits must be unique; duplicates: {short_list(dup)}")
         if not 2 <= n_folds <= len(ids):
             raise ValueError(f"n_folds must be between 2 and the number of stimuli ({len(ids)}), got {n_folds}")
         order = np.argsort(ids, kind="stable")
@@ -219,7 +219,7 @@ class Splits:
         ids = np.asarray(stimulus_ids).astype(str)
         if len(set(ids.tolist())) != len(ids):
             dup = [s for s in dict.fromkeys(ids.tolist()) if (ids == s).sum() > 1]
-            raise ValueError(f"{name} has duplicate stimulus_id(s) {_short(dup)}; "
+            raise ValueError(f"{name} has duplicate stimulus_id(s) {short_list(dup)}; "
                              "average repetitions before applying splits")
         index = dict(zip(self._ids.tolist(), range(len(self._ids))))
         missing_in_splits = [s for s in ids.tolist() if s not in index]
@@ -228,8 +228,8 @@ class Splits:
         if missing_in_splits or missing_in_data:
             raise ValueError(
                 f"{name} stimuli do not match the splits' stimuli: {len(missing_in_splits)} not in the splits "
-                f"({_short(missing_in_splits)}), {len(missing_in_data)} of the splits missing from the {name} "
-                f"({_short(missing_in_data)}); every model must be scored on the same stimuli and folds"
+                f"({short_list(missing_in_splits)}), {len(missing_in_data)} of the splits missing from the {name} "
+                f"({short_list(missing_in_data)}); every model must be scored on the same stimuli and folds"
             )
         return self._folds[[index[s] for s in ids.tolist()]]
 
@@ -287,11 +287,11 @@ class Splits:
         folds = d["folds"]
         if not isinstance(folds, dict) or not folds:
             raise ValueError(f"splits field 'folds' must be a non-empty mapping of stimulus_id to fold index, "
-                             f"got {type(folds).__name__} {_short(list(folds)) if isinstance(folds, list) else ''}")
+                             f"got {type(folds).__name__} {short_list(list(folds)) if isinstance(folds, list) else ''}")
         bad = [k for k, v in folds.items() if not _is_int(v)]
         if bad:
             raise ValueError(f"splits field 'folds' must map each stimulus_id to an integer fold index; not an "
-                             f"integer for {_short(bad)} (e.g. {folds[bad[0]]!r})")
+                             f"integer for {short_list(bad)} (e.g. {folds[bad[0]]!r})")
         for key in ("n_folds", "seed"):
             if key in d and not _is_int(d[key]):
                 raise ValueError(f"splits field {key!r} must be an integer, got {d[key]!r}")
@@ -371,7 +371,7 @@ def make_splits(
             per_stim = dict(zip(uniq.tolist(), labels[first].tolist()))
             bad = [s for s, lab in zip(sid.tolist(), labels.tolist()) if per_stim[s] != lab]
             if bad:
-                raise ValueError(f"coord {stratify!r} varies within stimulus_id(s) {_short(sorted(set(bad)))}")
+                raise ValueError(f"coord {stratify!r} varies within stimulus_id(s) {short_list(sorted(set(bad)))}")
             strata = [per_stim[s] for s in uniq.tolist()]
         return Splits.kfold(uniq, n_folds=n_folds, seed=seed, strata=strata, stratify=stratify)
     if stratify not in (None, "auto"):

@@ -8,7 +8,7 @@ A :class:`VisionModel` exposes
 * ``norm_mean`` / ``norm_std``: the input normalisation it was trained with;
 * ``regions``: ``{layer: "V1" | "V4" | "IT" ...}`` for layers assigned to an area;
 * ``is_recurrent``: whether states or feedback carry information across time steps;
-* ``n_steps`` / ``on_steps``: default unroll length and stimulus duration (DESIGN.md: 26 steps of
+* ``n_steps`` / ``on_steps``: default unroll length and stimulus duration (docs/design.md: 26 steps of
   ~10 ms, image for the first 10, mean gray after); ``time_varying`` is True when the model
   produces more than one time step;
 * ``arrival_step(layer)``: the first step at which ``layer`` has an output (a pipelined network

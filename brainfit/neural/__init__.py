@@ -1,6 +1,6 @@
 """Model-free analyses of neural assemblies: split-half reliability, PSTHs, time-resolved decoding.
 
-They take a neural assembly (``presentation x neuroid x time_bin``, DESIGN.md) and return an
+They take a neural assembly (``presentation x neuroid x time_bin``, docs/design.md) and return an
 :class:`xarray.Dataset`; figures live in :mod:`brainfit.plots`, which takes these Datasets.
 
 Modules: :mod:`~brainfit.neural.reliability` (:func:`split_half_reliability`, per neuroid and bin,

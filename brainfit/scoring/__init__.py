@@ -9,8 +9,8 @@ attrs, :func:`save_scores`/:func:`load_scores`), :mod:`~brainfit.scoring.config`
 (:class:`ScoringConfig`, the settings shared by both entry points) and
 :mod:`~brainfit.scoring.pipeline` (:func:`fit_and_score`, :func:`score_predictions`).
 
-Conventions (DESIGN.md, "Science conventions"; every one is a parameter)
-------------------------------------------------------------------------
+Conventions (docs/design.md, "Science conventions"; every one is a parameter)
+-----------------------------------------------------------------------------
 Raw score
     Pearson ``r`` between out-of-fold predictions and the trial-averaged responses over stimuli,
     per neuroid and time bin, computed *within test folds*: predictions and responses are

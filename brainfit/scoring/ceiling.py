@@ -26,8 +26,8 @@ from brainfit.assembly import (
     TIME_BIN,
     TIME_BIN_END,
     TIME_BIN_START,
-    _short,
     has_repetitions,
+    short_list,
     stimulus_ids,
     validate_neural,
 )
@@ -222,7 +222,7 @@ def ceiled_score(r: Any, ceiling: Any) -> Any:
 def _align_given_ceiling(ceiling: Any, avg: xr.DataArray) -> xr.DataArray:
     """A precomputed ceiling (neuroid x time_bin) matched to ``avg`` by ``neuroid_id`` and time bins.
 
-    Like every assembly it is matched by coordinate, never by position (DESIGN.md), so it needs
+    Like every assembly it is matched by coordinate, never by position (docs/design.md), so it needs
     the ``neuroid_id`` and ``time_bin_start``/``time_bin_end`` coords that
     :func:`split_half_ceiling` gives it, and exactly the neural data's neuroids and bins.
 
@@ -233,7 +233,7 @@ def _align_given_ceiling(ceiling: Any, avg: xr.DataArray) -> xr.DataArray:
         neuroid ids, the differing bins, or infinite values.
     """
     if not isinstance(ceiling, xr.DataArray):
-        # bad assembly input is a ValueError throughout brainfit (DESIGN.md), wrong type included
+        # bad assembly input is a ValueError throughout brainfit (docs/design.md), wrong type included
         raise ValueError(  # noqa: TRY004
             f"ceiling must be an xarray.DataArray (neuroid x time_bin), got {type(ceiling).__name__}")
     if tuple(ceiling.dims) == (NEUROID,):
@@ -262,9 +262,9 @@ def _align_given_ceiling(ceiling: Any, avg: xr.DataArray) -> xr.DataArray:
     if len(set(cbins)) != len(cbins) or set(cbins) != set(nbins):
         raise ValueError(
             "ceiling time bins differ from the neural assembly's: "
-            f"{len(set(nbins) - set(cbins))} missing from the ceiling {_short(sorted(set(nbins) - set(cbins)))}, "
-            f"{len(set(cbins) - set(nbins))} extra in the ceiling {_short(sorted(set(cbins) - set(nbins)))} "
-            f"([start, end) ms; ceiling bins {_short(cbins)}, neural bins {_short(nbins)})")
+            f"{len(set(nbins) - set(cbins))} missing from the ceiling {short_list(sorted(set(nbins) - set(cbins)))}, "
+            f"{len(set(cbins) - set(nbins))} extra in the ceiling {short_list(sorted(set(cbins) - set(nbins)))} "
+            f"([start, end) ms; ceiling bins {short_list(cbins)}, neural bins {short_list(nbins)})")
     bindex = {b: i for i, b in enumerate(cbins)}
     c = ceiling.transpose(NEUROID, TIME_BIN).isel({NEUROID: neuroid_order, TIME_BIN: [bindex[b] for b in nbins]})
     vals = np.asarray(c.values, dtype=np.float64)
@@ -289,7 +289,7 @@ def _ceiling_for(neural: xr.DataArray, avg: xr.DataArray, ceiling: xr.DataArray 
         given = {f"ceiling_{k}": v for k, v in c.attrs.items() if isinstance(v, (int, float, str))}
         return vals, None, {"ceiling_source": "given", **given}
     if not has_repetitions(neural):
-        # no single trials and no given ceiling: raw r only, never a made-up ceiling (DESIGN.md)
+        # no single trials and no given ceiling: raw r only, never a made-up ceiling (docs/design.md)
         return np.full((N, T), np.nan), None, {"ceiling_source": "none", "ceiling_note": NO_CEILING_NOTE}
     ids = stimulus_ids(avg)
     keep = min(n_bootstrap_splits, n_ceiling_splits) if n_bootstrap else 0

@@ -21,9 +21,9 @@ from brainfit.assembly import (
     TIME_BIN,
     TIME_BIN_END,
     TIME_BIN_START,
-    _short,
     average_repetitions,
     reorder_to,
+    short_list,
     stimulus_ids,
     validate_neural,
 )
@@ -142,12 +142,12 @@ def _neuroid_order(a: xr.DataArray, neural: xr.DataArray, what: str) -> list[int
     index = {s: i for i, s in enumerate(aid.tolist())}
     if len(index) < len(aid):
         dup = sorted({s for s in aid.tolist() if (aid == s).sum() > 1})
-        raise ValueError(f"{what} has duplicate neuroid_id(s) {_short(dup)}")
+        raise ValueError(f"{what} has duplicate neuroid_id(s) {short_list(dup)}")
     missing = [s for s in nid.tolist() if s not in index]
     extra = sorted(set(aid.tolist()) - set(nid.tolist()))
     if missing or extra:
         raise ValueError(f"{what} neuroids do not match the neural assembly: {len(missing)} missing from the {what} "
-                         f"({_short(missing)}), {len(extra)} extra in the {what} ({_short(extra)})")
+                         f"({short_list(missing)}), {len(extra)} extra in the {what} ({short_list(extra)})")
     return [index[s] for s in nid.tolist()]
 
 
@@ -189,7 +189,7 @@ def _coords_without(a: xr.DataArray, dim: str) -> dict[str, Any]:
 
 def _align_predictions(predictions: xr.DataArray, avg: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
     if not isinstance(predictions, xr.DataArray):
-        # bad assembly input is a ValueError throughout brainfit (DESIGN.md), wrong type included
+        # bad assembly input is a ValueError throughout brainfit (docs/design.md), wrong type included
         raise ValueError(f"predictions must be an xarray.DataArray, got {type(predictions).__name__}")  # noqa: TRY004
     missing = [d for d in NEURAL_DIMS if d not in predictions.dims]
     if missing:
@@ -203,7 +203,7 @@ def _align_predictions(predictions: xr.DataArray, avg: xr.DataArray) -> tuple[xr
         only_p = sorted(set(pid) - set(nid))
         only_n = sorted(set(nid) - set(pid))
         raise ValueError(f"predictions and neural data hold different stimuli: {len(only_p)} only in predictions "
-                         f"({_short(only_p)}), {len(only_n)} only in neural data ({_short(only_n)})")
+                         f"({short_list(only_p)}), {len(only_n)} only in neural data ({short_list(only_n)})")
     pred = reorder_to(predictions, nid, name="predictions")
     pred = _align_neuroids(pred, avg)
     return pred, avg

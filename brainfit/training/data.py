@@ -140,7 +140,7 @@ def load_synthetic_objects(*, images_per_object: int = 60, seed: int = 100, labe
 
     Uses a different ``seed`` from the recordings' default (0) so training and test images differ.
     """
-    from brainfit.data._shapes import CATEGORIES
+    from brainfit.data import CATEGORIES
     from brainfit.data.synthetic import make_design, make_objects, render_images
 
     if label not in ("category", "object_name"):

@@ -194,3 +194,10 @@ def test_a_coord_name_on_two_dims_is_refused(kwargs, message):
     # region given once, as a neuroid coord, is fine
     neural_assembly(np.zeros((2, 1, 1)), stimulus_id=["a", "b"], neuroid_id=["n0"], time_bin_start=[70],
                     time_bin_end=[80], neuroid_coords={"region": ["IT"]})
+
+
+def test_short_list_names_the_first_items_and_counts_the_rest():
+    assert A.short_list(["s1", "s2"]) == "'s1', 's2'"
+    assert A.short_list(["s1", "s2", "s3"], 2) == "'s1', 's2', ... (3 in all)"
+    assert A.short_list(np.array(["a", "b"])) == "'a', 'b'"  # numpy scalars shown as Python values
+    assert A.short_list(np.arange(2)) == "0, 1"
