@@ -10,7 +10,7 @@ from typing import Any
 __all__ = ["add_parser"]
 
 
-class _Printer:
+class Printer:
     """Prints zoo events as a live count: ``[ 5/24] fitted model / dataset / region (1.2 s)``."""
 
     def __init__(self) -> None:
@@ -30,8 +30,10 @@ class _Printer:
             print(f"  extracted {e['task']} ({e['seconds']:.1f} s)", flush=True)
         elif kind == "fitted":
             self.done += 1
+            chosen = ", ".join(f"{r} {'/'.join(v)}" for r, v in (e.get("layers_selected") or {}).items())
             print(f"[{self.done:>{len(str(self.total))}}/{self.total}] fitted {e['task']} ({e['fit_seconds']:.1f} s; "
-                  f"{time.perf_counter() - self.t0:.0f} s elapsed)", flush=True)
+                  f"{time.perf_counter() - self.t0:.0f} s elapsed)"
+                  + (f"; layers chosen on training folds: {chosen}" if chosen else ""), flush=True)
             for w in e.get("warnings") or ():
                 print(f"    {w[:300]}{'...' if len(w) > 300 else ''}", file=sys.stderr, flush=True)
         elif kind == "failed":
@@ -57,7 +59,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         quiet_dask_logs()
     try:
         summary = run_zoo(config, workers=args.workers, scheduler=args.scheduler, device=args.device,
-                          dashboard_address=args.dashboard_address, on_event=_Printer())
+                          dashboard_address=args.dashboard_address, on_event=Printer())
     except ImportError as err:
         raise RuntimeError(str(err)) from err
     print(f"zoo {config.name}: {summary['computed']} fit(s) computed, {summary['skipped']} already finished, "
@@ -90,7 +92,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from brainfit.zoo.report import write_zoo_report
 
     config = _config(args)
-    result = write_zoo_report(config, partial=args.partial, on_event=_Printer())
+    result = write_zoo_report(config, partial=args.partial, on_event=Printer())
     if result["missing"]:
         print(f"{len(result['missing'])} unfinished fit(s) left out (--partial)")
     board = result["leaderboard"]

@@ -22,10 +22,17 @@ from brainfit.data.brainio import (
 )
 from brainfit.data.cowley2023 import cowley2023_sessions
 from brainfit.data.nwb import load_nwb
-from brainfit.data.registry import DatasetInfo, dataset_info, list_datasets, load_dataset, register_dataset
+from brainfit.data.registry import (
+    DatasetInfo,
+    dataset_info,
+    dataset_sessions,
+    list_datasets,
+    load_dataset,
+    register_dataset,
+)
 from brainfit.paths import data_root, require_data_root
 
-__all__ = ["DatasetInfo", "register_dataset", "load_dataset", "list_datasets", "dataset_info",
+__all__ = ["DatasetInfo", "register_dataset", "load_dataset", "list_datasets", "dataset_info", "dataset_sessions",
            "data_root", "require_data_root", "from_arrays", "from_files", "load_brainio", "load_brainio_scores",
            "read_brainio_assembly", "read_brainio_stimuli", "write_brainio", "write_brainio_scores",
            "cowley2023_sessions", "load_nwb", "CATEGORIES"]

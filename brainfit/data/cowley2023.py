@@ -66,7 +66,7 @@ def _image_members(path: Path, n_images: int) -> list[str]:
     return [numbered[i] for i in range(1, n_images + 1)]
 
 
-@register_dataset("cowley2023_v4", needs_data_root=True, folder=FOLDER,
+@register_dataset("cowley2023_v4", needs_data_root=True, folder=FOLDER, sessions=lambda: cowley2023_sessions(),
                   description="Macaque V4, every session present, natural images 112 px (Cowley et al. 2023); "
                               "session 210325 has single trials")
 def load_cowley2023(session: str = "210325", *, trials: bool | None = None, window_ms: tuple[float, float] = (0.0, 100.0),

@@ -13,7 +13,7 @@ from typing import Any
 
 from brainfit._registry import Registry, check_kwargs
 
-__all__ = ["DatasetInfo", "register_dataset", "load_dataset", "list_datasets", "dataset_info"]
+__all__ = ["DatasetInfo", "register_dataset", "load_dataset", "list_datasets", "dataset_info", "dataset_sessions"]
 
 
 @dataclass(frozen=True)
@@ -25,15 +25,40 @@ class DatasetInfo:
     description: str
     needs_data_root: bool
     folder: str | None = None
+    sessions: Callable[[], list[str]] | None = None
 
 
 _DATASETS: Registry[DatasetInfo] = Registry("dataset", n_close=3, cutoff=0.4)
 
 
-def register_dataset(name: str, *, description: str, needs_data_root: bool = False,
-                     folder: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator registering a loader ``f(**kw) -> (StimulusSet | None, DataArray)`` under ``name``."""
-    return _DATASETS.decorator(name, lambda fn: DatasetInfo(name, fn, description, needs_data_root, folder))
+def register_dataset(name: str, *, description: str, needs_data_root: bool = False, folder: str | None = None,
+                     sessions: Callable[[], list[str]] | None = None) -> Callable[[Callable[..., Any]],
+                                                                                  Callable[..., Any]]:
+    """Decorator registering a loader ``f(**kw) -> (StimulusSet | None, DataArray)`` under ``name``.
+
+    ``sessions``: for data recorded in sessions, a function returning the sessions present (the
+    loader then takes ``session=``); what ``sessions: all`` in a zoo config expands to.
+    """
+    return _DATASETS.decorator(name, lambda fn: DatasetInfo(name, fn, description, needs_data_root, folder,
+                                                            sessions))
+
+
+def dataset_sessions(name: str) -> list[str]:
+    """The sessions of dataset ``name`` present under the data root.
+
+    Raises
+    ------
+    KeyError
+        For an unknown name (listing close matches).
+    ValueError
+        For a dataset that is not recorded in sessions.
+    FileNotFoundError
+        When its data are not under the data root.
+    """
+    info = dataset_info(name)
+    if info.sessions is None:
+        raise ValueError(f"dataset {name!r} is not recorded in sessions (give its loader options in kwargs)")
+    return list(info.sessions())
 
 
 def dataset_info(name: str) -> DatasetInfo:

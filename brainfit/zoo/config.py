@@ -17,6 +17,19 @@ work starts; a bad config raises one :class:`~brainfit._config.ConfigError` nami
 Every entry may also give ``id``, ``label``, ``layers`` (candidate layers), ``temporal_map``,
 ``n_steps``/``on_steps``. Relative paths are taken from the current folder and stored absolute
 (cluster workers may start elsewhere).
+
+``datasets:`` entries name a registered dataset (``brainfit datasets list``) with ``kwargs`` and
+``regions``; a dataset recorded in sessions may give ``sessions: all`` (every session present
+under the data root) or a list of sessions: one dataset per session, with id ``<id>-<session>``.
+
+``quick:`` (optional) holds overrides of the other settings for a fast check of the same run
+(``brainfit demo --quick``, ``ZooConfig.from_dict(d, quick=True)``): mappings (``mapping``,
+``splits``, ``compare``) are merged key by key, every other setting is replaced. The quick
+version is checked with the config, so a bad overlay fails before any work either way.
+
+This is the one run config of brainfit: ``brainfit demo``, ``brainfit fit``, ``brainfit zoo`` and
+the analyses' configs all become a :class:`ZooConfig` and run through :func:`brainfit.zoo.run_zoo`
+and :func:`brainfit.zoo.report.write_zoo_report`; every default is defined here once.
 """
 
 from __future__ import annotations
@@ -95,13 +108,18 @@ _MAPPING_CHECKS = {"ridge_log10_alphas": decades, "projection_width": int_field(
 
 @dataclass(frozen=True)
 class SplitSettings:
-    """Cross-validation folds over stimuli, drawn once per dataset and shared by every model."""
+    """Cross-validation folds over stimuli, drawn once per dataset and shared by every model.
+
+    ``file``: a splits file (:meth:`brainfit.mapping.Splits.save`) to use instead of drawing folds
+    (every dataset of the run must hold exactly its stimuli); ``n_folds``/``seed`` then do not apply.
+    """
 
     n_folds: int = 10
     seed: int = 0
+    file: str | None = None
 
 
-_SPLIT_CHECKS = {"n_folds": int_field(2), "seed": int_field(0)}
+_SPLIT_CHECKS = {"n_folds": int_field(2), "seed": int_field(0), "file": optional(str_field(path=True))}
 
 
 @dataclass(frozen=True)
@@ -146,13 +164,25 @@ class DatasetSpec:
     regions: tuple[str, ...] | None = None
 
 
+def _sessions(value: Any) -> str | tuple[str, ...]:
+    if value == "all":
+        return "all"
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (str, int)) and not isinstance(v, bool)
+                                                          for v in value) and len(set(map(str, value))) == len(value):
+        return tuple(str(v) for v in value)
+    raise Invalid("'all' or a non-empty list of distinct session names")
+
+
 def _dataset(d: Any, where: str) -> tuple[list[DatasetSpec], list[str]]:
     if isinstance(d, str):
         d = {"name": d}
-    checks = {"name": str_field(), "id": check_id, "kwargs": mapping, "regions": optional(names)}
+    checks = {"name": str_field(), "id": check_id, "kwargs": mapping, "regions": optional(names),
+              "sessions": _sessions}
     values, problems = fields(d, where, checks)
     if isinstance(d, dict) and "name" not in d:
         problems.append(f"{where}: 'name' (a registered dataset) is required")
+    if "sessions" in values and "session" in values.get("kwargs", {}):
+        problems.append(f"{where}: give 'sessions' or kwargs.session, not both")
     if problems:
         return [], problems
     ident = values.get("id", values["name"])
@@ -161,8 +191,28 @@ def _dataset(d: Any, where: str) -> tuple[list[DatasetSpec], list[str]]:
             check_id(ident)
         except Invalid as err:
             return [], [f"{where}: give an 'id' ({err.args[0]})"]
-    return [DatasetSpec(id=ident, name=values["name"], kwargs=values.get("kwargs", {}),
-                        regions=values.get("regions"))], []
+    kwargs, regions = values.get("kwargs", {}), values.get("regions")
+    if "sessions" not in values:
+        return [DatasetSpec(id=ident, name=values["name"], kwargs=kwargs, regions=regions)], []
+    sessions = values["sessions"]
+    if sessions == "all":
+        from brainfit.data import dataset_sessions
+
+        try:
+            sessions = tuple(dataset_sessions(values["name"]))
+        except (KeyError, ValueError, FileNotFoundError) as err:
+            msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+            return [], [f"{where}.sessions='all': {msg}"]
+        if not sessions:
+            return [], [f"{where}.sessions='all': no session of {values['name']!r} is present"]
+    out = []
+    for session in sessions:
+        try:
+            sid = check_id(f"{ident}-{session}")
+        except Invalid as err:
+            return [], [f"{where}.sessions: session {session!r} cannot name a dataset ({err.args[0]})"]
+        out.append(DatasetSpec(id=sid, name=values["name"], kwargs={**kwargs, "session": session}, regions=regions))
+    return out, []
 
 
 def _entries(d: Mapping[str, Any], key: str, parse: Callable[[Any, str], tuple[list, list[str]]],
@@ -186,7 +236,21 @@ def _entries(d: Mapping[str, Any], key: str, parse: Callable[[Any, str], tuple[l
 
 _TOP_CHECKS: dict[str, Callable[[Any], Any]] = {"name": check_id, "out": str_field(path=True),
                                                 "layers": optional(names)}
-_KNOWN = ("name", "out", "models", "datasets", "layers", "temporal_maps", "mapping", "splits", "compare")
+_KNOWN = ("name", "out", "models", "datasets", "layers", "temporal_maps", "mapping", "splits", "compare", "quick")
+#: Settings whose ``quick`` overrides are merged key by key (the others are replaced).
+_MERGED = ("mapping", "splits", "compare", "temporal_maps")
+
+
+def with_overlay(d: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """``d`` with the settings of ``overlay`` (a ``quick:`` block): :data:`_MERGED` mappings merged key
+    by key, every other setting replaced."""
+    out = dict(d)
+    for key, value in overlay.items():
+        if key in _MERGED and isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
 
 
 @dataclass(frozen=True)
@@ -210,14 +274,35 @@ class ZooConfig:
     compare: CompareSettings = field(default_factory=CompareSettings)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], *, out: str | os.PathLike | None = None) -> ZooConfig:
+    def from_dict(cls, d: Mapping[str, Any], *, out: str | os.PathLike | None = None,
+                  quick: bool = False) -> ZooConfig:
         """Check every field of ``d`` (a parsed YAML mapping) and expand the model entries.
 
-        ``out`` overrides the config's output folder. Raises ``ConfigError`` naming every problem.
+        ``out`` overrides the config's output folder; ``quick`` applies the config's ``quick:``
+        overrides (module docstring). Raises ``ConfigError`` naming every problem (of the config
+        and of its quick version).
         """
         if not isinstance(d, Mapping):
             raise ConfigError(f"a zoo config is a mapping of settings, got {show(d)}")
         d = dict(d)
+        overlay = d.pop("quick", None)
+        if overlay is not None:
+            if not isinstance(overlay, Mapping) or not overlay:
+                raise ConfigError(f"invalid zoo config: quick={show(overlay)} (expected a mapping of settings to "
+                                  "override)", [f"quick={show(overlay)}"])
+            unknown = sorted(set(overlay) - set(_KNOWN) - {"quick"})
+            if "quick" in overlay or unknown:
+                problem = f"quick: unknown setting(s) {unknown or ['quick']}; known: {list(_KNOWN[:-1])}"
+                raise ConfigError(f"invalid zoo config: {problem}", [problem])
+            try:  # the quick version must be valid too, whichever is run
+                fast = cls.from_dict(with_overlay(d, overlay), out=out)
+            except ConfigError as err:
+                problems = [f"quick: {p}" for p in err.problems]
+                raise ConfigError("invalid zoo config: " + "; ".join(problems), problems) from None
+            if quick:
+                return fast
+        elif quick:
+            raise ConfigError("invalid zoo config: quick: this config has no 'quick' overrides", ["quick: none"])
         if out is not None:
             d["out"] = os.fspath(out)
         problems = [f"unknown setting(s) {sorted(set(d) - set(_KNOWN))}; known: {list(_KNOWN)}"] \
@@ -247,6 +332,8 @@ class ZooConfig:
         problems += bad
         splits, bad = fields(d.get("splits", {}), "splits", _SPLIT_CHECKS)
         problems += bad
+        if splits.get("file") is not None:
+            splits["file"] = absolute(splits["file"])
         compare, bad = fields(d.get("compare", {}), "compare", _COMPARE_CHECKS)
         problems += bad
         ids = {m.id for m in models}
@@ -268,9 +355,10 @@ class ZooConfig:
                    compare=CompareSettings(**compare))
 
     @classmethod
-    def from_yaml(cls, path: str | os.PathLike, *, out: str | os.PathLike | None = None) -> ZooConfig:
+    def from_yaml(cls, path: str | os.PathLike, *, out: str | os.PathLike | None = None,
+                  quick: bool = False) -> ZooConfig:
         """Read and check a zoo config file (:func:`brainfit._config.read_yaml_mapping`, then :meth:`from_dict`)."""
-        return cls.from_dict(read_yaml_mapping(path, "zoo config"), out=out)
+        return cls.from_dict(read_yaml_mapping(path, "zoo config"), out=out, quick=quick)
 
     def to_dict(self) -> dict[str, Any]:
         """The checked config with every model expanded (written with the results)."""

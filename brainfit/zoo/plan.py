@@ -268,7 +268,7 @@ def plan_zoo(config: ZooConfig, *, device: str | None = None, write: bool = True
         Naming every model that cannot be built (unknown name, bad arguments, missing checkpoint,
         unknown layers), every dataset that cannot be loaded and every one whose folds cannot be drawn.
     """
-    from brainfit.mapping import make_splits
+    from brainfit.mapping import Splits, make_splits
 
     problems: list[str] = []
     models: dict[str, dict] = {}
@@ -292,9 +292,14 @@ def plan_zoo(config: ZooConfig, *, device: str | None = None, write: bool = True
     for spec in config.datasets:
         if spec.id in averaged:
             try:
-                splits_of[spec.id] = make_splits(averaged[spec.id], n_folds=config.splits.n_folds,
-                                                 seed=config.splits.seed)
-            except ValueError as err:
+                if config.splits.file is not None:
+                    splits_of[spec.id] = Splits.load(config.splits.file)
+                    splits_of[spec.id].check_stimuli(averaged[spec.id].coords["stimulus_id"].values,
+                                                     name=f"dataset {spec.id!r} (splits {config.splits.file})")
+                else:
+                    splits_of[spec.id] = make_splits(averaged[spec.id], n_folds=config.splits.n_folds,
+                                                     seed=config.splits.seed)
+            except (ValueError, OSError) as err:
                 problems.append(f"dataset {spec.id!r} ({spec.name}): splits: {err}")
     if problems:
         raise ZooPlanError(problems)

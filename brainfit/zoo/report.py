@@ -16,7 +16,7 @@ from brainfit.zoo.config import ZooConfig
 from brainfit.zoo.plan import Plan, load_data, plan_zoo
 from brainfit.zoo.results import load_results, results_table
 
-__all__ = ["ZooIncompleteError", "write_zoo_report"]
+__all__ = ["FigureHook", "ZooIncompleteError", "write_zoo_report"]
 
 #: Zoos with more models than this get no layer x bin figure per model unless the config asks.
 MAX_HEATMAPS = 12
@@ -38,7 +38,13 @@ def _complete_models(plan: Plan, dataset: str, done: set[tuple[str, str, str]]) 
     return complete, missing
 
 
+#: The report's figure hook: ``hook(dataset_id, plan) -> {file name: (Figure, caption)}``, figures
+#: added to that dataset's report after the standard ones (e.g. ``brainfit demo``'s channel maps).
+FigureHook = Callable[[str, Plan], dict[str, tuple[Any, str]]]
+
+
 def write_zoo_report(config: ZooConfig, *, partial: bool = False, title: str | None = None,
+                     extra_figures: FigureHook | None = None,
                      on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Write ``<out>/report/<dataset>/`` (tables, figures, ``report.html``) for every dataset of the zoo
     and ``<out>/report/leaderboard.csv`` over all of them (its ``metric`` column says, per dataset,
@@ -47,7 +53,8 @@ def write_zoo_report(config: ZooConfig, *, partial: bool = False, title: str | N
 
     ``partial``: report the models whose every region has finished (contrasts with a missing model
     are left out and named in the summary); without it, an unfinished zoo is an error naming the
-    missing fits.
+    missing fits. ``extra_figures``: the report's hook for more figures (:data:`FigureHook`),
+    called once per dataset.
     """
     from brainfit.compare import ComparisonSettings
     from brainfit.report import provenance, write_comparison, write_report
@@ -88,6 +95,7 @@ def write_zoo_report(config: ZooConfig, *, partial: bool = False, title: str | N
         written = write_comparison(
             folder, scores, pairs=pairs, regions=regions, labels={m: plan.models[m]["label"] for m in models},
             fits=fits, neural=neural, leaderboard_bootstrap=cmp.n_bootstrap,
+            extra_figures=extra_figures(dspec.id, plan) if extra_figures is not None else None,
             settings=ComparisonSettings(metric=metric, n_permutations=cmp.n_permutations, n_bootstrap=cmp.n_bootstrap,
                                         seed=cmp.seed))
         atomic_write_text(folder / "zoo_results.csv", table[table["dataset"] == dspec.id].to_csv(index=False))
@@ -98,7 +106,7 @@ def write_zoo_report(config: ZooConfig, *, partial: bool = False, title: str | N
         m = config.mapping
         atomic_write_json(folder / "provenance.json", provenance(
             command=f"brainfit zoo report ({config.name})", dataset=plan.datasets[dspec.id],
-            splits={"n_folds": config.splits.n_folds, "seed": config.splits.seed},
+            splits=scores[models[0]][regions[0]].attrs.get("splits"),
             models=[{k: v for k, v in plan.models[x].items() if k != "content"} for x in models],
             settings={"mapping": "ridge", "alphas": list(m.alphas), "projection_width": m.projection_width,
                       "projection_seed": m.projection_seed, "n_bootstrap": m.n_bootstrap, "seed": m.seed,
