@@ -1,8 +1,11 @@
 """``brainfit compare SCORES... --baseline M``: paired statistics, leaderboard, figures and report.
 
-SCORES are per-region score files written by ``brainfit fit`` or the demo (``scores/<model>_<region>.nc``),
-or folders holding them. Every other model is compared with the baseline (``model - baseline``)
-per region and time bin. ``<model>_layers.nc`` files next to them give the layer x bin figures.
+SCORES are results folders (written by ``brainfit fit``, ``brainfit zoo run`` or ``brainfit demo``:
+their complete results are found by their manifests, :func:`brainfit.zoo.read_results_folder`;
+``--dataset`` picks one of several datasets), or per-region score files and folders of them
+(``scores/<model>_<region>.nc``, as older versions wrote). Every other model is compared with the
+baseline (``model - baseline``) per region and time bin; the per-layer files give the layer x bin
+figures. Defaults are the zoo's (:class:`brainfit.zoo.CompareSettings`).
 """
 
 from __future__ import annotations
@@ -30,15 +33,29 @@ def _score_files(paths: list[str]) -> list[Path]:
     return files
 
 
-def collect_scores(paths: list[str]) -> tuple[dict, dict, dict]:
-    """``(scores, fits, models)`` from score files or folders: ``scores[model][region]`` (per-region
-    Datasets), ``fits[model]`` (per-layer fits) and ``models[model]`` (the model attrs)."""
+def collect_scores(paths: list[str], dataset: str | None = None) -> tuple[dict, dict, dict]:
+    """``(scores, fits, models)`` from results folders, score files or folders of them:
+    ``scores[model][region]`` (per-region Datasets), ``fits[model]`` (per-layer fits) and
+    ``models[model]`` (the model attrs)."""
     from brainfit.scoring import load_scores
+    from brainfit.zoo import read_results_folder
 
     scores: dict = {}
     fits: dict = {}
     models: dict = {}
-    for f in _score_files(paths):
+    files = []
+    for p in paths:
+        if not (Path(p) / "results").is_dir():
+            files.append(p)
+            continue
+        found = read_results_folder(p, dataset)
+        for name, by_region in found["scores"].items():
+            if name in scores:
+                raise ValueError(f"model {name!r} has results in two of the folders (the second is {p})")
+            scores[name] = by_region
+        fits.update(found["fits"])
+        models.update(found["models"])
+    for f in _score_files(files) if files else []:
         ds = load_scores(f)
         model = ds.attrs.get("model")
         name = model.get("name") if isinstance(model, dict) else None
@@ -56,7 +73,7 @@ def collect_scores(paths: list[str]) -> tuple[dict, dict, dict]:
             raise ValueError(f"two score files for model {name!r} and region {region!r} (the second is {f})")
         scores.setdefault(name, {})[region] = ds
     if not scores:
-        raise ValueError("no per-region score files among " + ", ".join(paths))
+        raise ValueError("no results or per-region score files among " + ", ".join(paths))
     return scores, fits, models
 
 
@@ -83,7 +100,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from brainfit.scoring import has_ceiling
 
     windows = _windows(args.window)
-    scores, fits, models = collect_scores(args.scores)
+    scores, fits, models = collect_scores(args.scores, args.dataset)
     metric = args.metric
     if metric is None:  # ceiled scores, unless the data had no single trials (no ceiling: raw r)
         no_ceiling = any(not has_ceiling(ds) for by in scores.values() for ds in by.values())
@@ -124,21 +141,28 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``compare`` subcommand."""
+    from brainfit.zoo import CompareSettings
+
+    defaults = CompareSettings()
     p = sub.add_parser("compare", help="paired per-bin statistics of models against a baseline, leaderboard, figures")
-    p.add_argument("scores", nargs="+", metavar="SCORES", help="score files (scores/<model>_<region>.nc) or folders")
+    p.add_argument("scores", nargs="+", metavar="SCORES",
+                   help="results folders (of brainfit fit, zoo run, demo) or score files")
+    p.add_argument("--dataset", help="the dataset to compare on, in results folders holding several")
     p.add_argument("--baseline", required=True, help="the model every other one is compared with")
     p.add_argument("--out", help="results folder (default: the folder the scores are in)")
     p.add_argument("--regions", nargs="*", help="regions (default: the baseline's)")
     p.add_argument("--metric", choices=("ceiled", "r"), default=None,
                    help="score the tests and the leaderboard use (default: ceiled, or raw r when the data had no "
                         "single trials and so no ceiling)")
-    p.add_argument("--n-permutations", type=int, default=2000, help="sign-flip patterns (default 2000)")
-    p.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples of the CIs (default 1000)")
+    p.add_argument("--n-permutations", type=int, default=defaults.n_permutations,
+                   help=f"sign-flip patterns (default {defaults.n_permutations})")
+    p.add_argument("--n-bootstrap", type=int, default=defaults.n_bootstrap,
+                   help=f"bootstrap resamples of the CIs (default {defaults.n_bootstrap})")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
     p.add_argument("--cluster-alpha", type=float, default=0.05, help="per-bin threshold forming clusters (default 0.05)")
     p.add_argument("--tail", choices=tuple(_TAILS), default="two-sided")
     p.add_argument("--window", nargs="*", metavar="NAME=START:END",
                    help="leaderboard windows in ms (default early=70:150 late=150:260 all=:)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the permutations and resamples")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="seed of the permutations and resamples")
     p.add_argument("--no-report", action="store_true", help="do not write report.html")
     p.set_defaults(func=_cmd_compare)

@@ -235,8 +235,9 @@ def _entries(d: Mapping[str, Any], key: str, parse: Callable[[Any, str], tuple[l
 # ----------------------------------------------------------------------------- the config
 
 _TOP_CHECKS: dict[str, Callable[[Any], Any]] = {"name": check_id, "out": str_field(path=True),
-                                                "layers": optional(names)}
-_KNOWN = ("name", "out", "models", "datasets", "layers", "temporal_maps", "mapping", "splits", "compare", "quick")
+                                                "layers": optional(names), "cache": optional(str_field(path=True))}
+_KNOWN = ("name", "out", "models", "datasets", "layers", "cache", "temporal_maps", "mapping", "splits", "compare",
+          "quick")
 #: Settings whose ``quick`` overrides are merged key by key (the others are replaced).
 _MERGED = ("mapping", "splits", "compare", "temporal_maps")
 
@@ -260,7 +261,8 @@ class ZooConfig:
     ``layers``: candidate layers of every model whose entry names none (None: all its layers).
     ``temporal_maps``: ``{"time_varying": map, "constant": map}``, the map of a model whose
     entry gives none, by whether its output varies over time steps (:data:`DEFAULT_TEMPORAL_MAPS`).
-    ``out``: the output folder (absolute).
+    ``out``: the output folder (absolute). ``cache``: the activation cache folder (absolute;
+    default ``<out>/activations``).
     """
 
     name: str
@@ -272,6 +274,11 @@ class ZooConfig:
     mapping: MappingSettings = field(default_factory=MappingSettings)
     splits: SplitSettings = field(default_factory=SplitSettings)
     compare: CompareSettings = field(default_factory=CompareSettings)
+    cache: str | None = None
+
+    @property
+    def cache_dir(self) -> str:
+        return self.cache or os.path.join(self.out, "activations")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, out: str | os.PathLike | None = None,
@@ -294,14 +301,14 @@ class ZooConfig:
             if "quick" in overlay or unknown:
                 problem = f"quick: unknown setting(s) {unknown or ['quick']}; known: {list(_KNOWN[:-1])}"
                 raise ConfigError(f"invalid zoo config: {problem}", [problem])
+            base = cls.from_dict(d, out=out)  # the config's own problems first, named as they are
             try:  # the quick version must be valid too, whichever is run
                 fast = cls.from_dict(with_overlay(d, overlay), out=out)
             except ConfigError as err:
                 problems = [f"quick: {p}" for p in err.problems]
                 raise ConfigError("invalid zoo config: " + "; ".join(problems), problems) from None
-            if quick:
-                return fast
-        elif quick:
+            return fast if quick else base
+        if quick:
             raise ConfigError("invalid zoo config: quick: this config has no 'quick' overrides", ["quick: none"])
         if out is not None:
             d["out"] = os.fspath(out)
@@ -352,7 +359,7 @@ class ZooConfig:
         return cls(name=top["name"], models=tuple(models), datasets=tuple(datasets), out=absolute(top["out"]),
                    layers=top.get("layers"), temporal_maps={**DEFAULT_TEMPORAL_MAPS, **tmaps},
                    mapping=MappingSettings(**mapping), splits=SplitSettings(**splits),
-                   compare=CompareSettings(**compare))
+                   compare=CompareSettings(**compare), cache=absolute(top["cache"]) if top.get("cache") else None)
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, *, out: str | os.PathLike | None = None,

@@ -144,6 +144,9 @@ def model_entry(d: Any, where: str) -> tuple[list[ModelSpec], list[str]]:
             problems.append(f"{where}: a module entry needs an 'id'")
         if isinstance(d.get("module"), str) and not re.fullmatch(r"[\w.]+:[\w.]+", d["module"]):
             problems.append(f"{where}.module={show(d['module'])} (expected 'package.module:factory')")
+    if values.get("n_steps") is not None and values.get("on_steps") is not None \
+            and values["on_steps"] > values["n_steps"]:
+        problems.append(f"{where}: on_steps={values['on_steps']} must be <= n_steps={values['n_steps']}")
     if problems:
         return [], problems
     common = {k: values[k] for k in ("layers", "temporal_map", "n_steps", "on_steps") if values.get(k) is not None}

@@ -323,7 +323,7 @@ def plan_zoo(config: ZooConfig, *, device: str | None = None, write: bool = True
             extracts.setdefault(ekey, ExtractTask(
                 key=ekey, model=spec, dataset=dspec, layers=layers, n_steps=facts["n_steps"],
                 on_steps=facts["on_steps"], projection_width=m.projection_width, projection_seed=m.projection_seed,
-                cache_dir=str(out / "activations"), weights_sha256=facts["weights_sha256"], device=device))
+                cache_dir=config.cache_dir, weights_sha256=facts["weights_sha256"], device=device))
             regions = tuple(dinfo["regions"])
             key = content_key([RESULT_FORMAT, ekey, dinfo["content"], list(regions), splits.fingerprint,
                                facts["temporal_map"], dataclasses.asdict(m)])

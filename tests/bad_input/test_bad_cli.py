@@ -3,6 +3,8 @@ left behind (the training options are in test_bad_training.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -100,35 +102,51 @@ def test_named_model_gets_its_trained_weights(tmp_path, capsys):
     assert len(list(tmp_path.glob("*.nc"))) == 1
 
 
-DEMO_MODELS = """models:
-  - {name: convrnn_small_lstm, label: LSTM, temporal_map: {kind: one_to_one}}
-  - {name: ff_small, label: FF, temporal_map: {kind: constant}, weights: random, seed: 1}
-"""
+DEMO_YAML = Path(__file__).resolve().parents[2] / "analyses" / "demo" / "demo.yaml"
+DEMO_MODELS = {"compare": {}, "models": [{"model": "convrnn_small_lstm", "label": "LSTM"},
+                                         {"model": "ff_small", "label": "FF", "weights": "random", "seed": 1}]}
 
 
-@pytest.mark.parametrize("case,yaml_text,message", [
+def _models(**first):
+    return {**DEMO_MODELS, "models": [{**DEMO_MODELS["models"][0], **first}, DEMO_MODELS["models"][1]]}
+
+
+# the demo is a zoo config: each case changes the shipped demo.yaml and must be refused, naming the field
+@pytest.mark.parametrize("case,change,message", [
     ("demo model without weights", DEMO_MODELS, "'convrnn_small_lstm' has no trained weights"),
-    ("demo model with a missing checkpoint", DEMO_MODELS.replace("LSTM, ", "LSTM, weights: none.pt, "),
-     "checkpoint not found: none.pt"),
-    ("demo model with a bad seed", DEMO_MODELS.replace("seed: 1", "seed: -1"), "seed must be an int >= 0"),
+    ("demo model with a missing checkpoint", _models(weights="none.pt"), "none.pt"),
+    ("demo model with a bad seed", _models(weights="random", seed=-1), "models[0].seed=-1 (expected an int >= 0)"),
     ("demo config not YAML", "models: [", "demo.yaml"),
-    ("demo n_folds a float", "n_folds: 2.5\n", "n_folds=2.5 (expected an int >= 2)"),
-    ("demo bootstrap a string", "n_bootstrap: many\n", "n_bootstrap='many' (expected an int >= 0)"),
-    ("demo projection a boolean", "projection_width: true\n", "projection_width=True (expected an int >= 1)"),
-    ("demo layers not a list", "layers: conv3\n", "layers='conv3' (expected a non-empty list of layer names"),
-    ("demo regions not a list", "regions: V4\n", "regions='V4' (expected a non-empty list of names"),
-    ("demo seed as a string", "splits_seed: '0'\n", "splits_seed='0' (expected an int >= 0)"),
-    ("demo every bad field at once", "n_folds: 1\nseed: -1\n", "n_folds=1 (expected an int >= 2); seed=-1"),
-    ("demo alpha decades reversed", "ridge_log10_alphas: [3, 1]\n", "ridge_log10_alphas=[3, 1] (expected two integers"),
-    ("demo dataset options not a mapping", "dataset_kwargs: [1]\n", "dataset_kwargs=[1] (expected a mapping"),
-    ("demo bad quick override", "quick: {n_folds: 1}\n", "n_folds=1 (expected an int >= 2)"),
-    ("demo region not in the data", "regions: [V5]\n", "region(s) ['V5'] not in the 'synthetic' data"),
-    ("demo layer not in a model", "layers: [conv9]\n", "layer(s) ['conv9'] not in model 'convrnn_small_rgc'"),
-], ids=lambda c: c if isinstance(c, str) and not c.startswith("models") else "")
-def test_bad_demo_config(case, yaml_text, message, tmp_path, capsys, nothing_left):
+    ("demo n_folds a float", {"splits": {"n_folds": 2.5}}, "splits.n_folds=2.5 (expected an int >= 2)"),
+    ("demo bootstrap a string", {"mapping": {"n_bootstrap": "many"}},
+     "mapping.n_bootstrap='many' (expected an int >= 0)"),
+    ("demo projection a boolean", {"mapping": {"projection_width": True}},
+     "mapping.projection_width=True (expected an int >= 0)"),
+    ("demo layers not a list", {"layers": "conv3"}, "layers='conv3' (expected a non-empty list of distinct names"),
+    ("demo regions not a list", {"datasets": [{"name": "synthetic", "regions": "V4"}]},
+     "datasets[0].regions='V4' (expected a non-empty list of distinct names"),
+    ("demo seed as a string", {"splits": {"seed": "0"}}, "splits.seed='0' (expected an int >= 0)"),
+    ("demo every bad field at once", {"splits": {"n_folds": 1}, "mapping": {"seed": -1}},
+     "mapping.seed=-1 (expected an int >= 0); splits.n_folds=1 (expected an int >= 2)"),
+    ("demo alpha decades reversed", {"mapping": {"ridge_log10_alphas": [3, 1]}},
+     "mapping.ridge_log10_alphas=[3, 1] (expected two integers"),
+    ("demo dataset options not a mapping", {"datasets": [{"name": "synthetic", "kwargs": [1]}]},
+     "datasets[0].kwargs=[1] (expected a mapping"),
+    ("demo bad quick override", {"quick": {"splits": {"n_folds": 1}}}, "quick: splits.n_folds=1 (expected an int >= 2)"),
+    ("demo unknown setting", {"n_foldz": 3}, "unknown setting(s) ['n_foldz']"),
+    ("demo unknown temporal map", _models(temporal_map={"kind": "sideways"}), "unknown temporal map kind 'sideways'"),
+    ("demo region not in the data", {"datasets": [{"name": "synthetic", "regions": ["V5"]}]},
+     "region(s) ['V5'] not in the data; regions present: ['IT', 'V4']"),
+    ("demo layer not in a model", {"layers": ["conv9"]},
+     "model 'convrnn_small_rgc' (models[0]): layer(s) ['conv9'] not in the model"),
+], ids=lambda c: c if isinstance(c, str) and c.startswith("demo") else "")
+def test_bad_demo_config(case, change, message, tmp_path, capsys, nothing_left):
+    import yaml
+
     config = tmp_path / "demo.yaml"
-    config.write_text(yaml_text)
-    assert main(["demo", "--config", str(config), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    config.write_text(change if isinstance(change, str) else
+                      yaml.safe_dump({**yaml.safe_load(DEMO_YAML.read_text()), **change}))
+    assert main(["demo", "--config", str(config), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err, err
     nothing_left(tmp_path / "out")

@@ -14,8 +14,8 @@ from PIL import Image
 
 from brainfit.assembly import average_repetitions, select_region
 from brainfit.cli import main
+from brainfit.zoo import read_results_folder
 from brainfit.data import load_dataset
-from brainfit.scoring import load_scores
 
 FAST = ["--n-folds", "4", "--projection-width", "64", "--n-bootstrap", "50", "--quiet", "--layers", "conv3", "conv4"]
 
@@ -49,7 +49,7 @@ def test_fit_and_compare_repeat_averaged_files(files, capsys):
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "IT: median raw r (no ceiling: no single trials)" in printed
-    ds = load_scores(out / "scores" / "ff_small_wider_rgc_IT.nc")
+    ds = read_results_folder(out)["scores"]["ff_small_wider_rgc"]["IT"]
     assert ds.attrs["ceiling_source"] == "none" and np.isnan(ds["ceiled"].values).all()
     assert float(ds["median_r"].values[0]) > 0.3 and ds["reliable"].values.all()
     assert main(["compare", str(out), "--baseline", "untrained", "--n-permutations", "100", "--n-bootstrap", "50",

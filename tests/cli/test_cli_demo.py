@@ -1,4 +1,5 @@
-"""The end-to-end demo (``make demo``) in its quick form: real synthetic data, shipped weights."""
+"""The end-to-end demo (``make demo``) in its quick form: real synthetic data, shipped weights, run
+through the one pipeline (the demo is a zoo config)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,16 @@ import numpy as np
 import pytest
 
 from brainfit.cli import main
-from brainfit.cli.demo import DEFAULT_CONFIG, DemoConfig
+from brainfit.cli.demo import DEFAULT_CONFIG
 from brainfit.compare import compare_models
 from brainfit.models import list_pretrained
-from brainfit.scoring import load_scores
+from brainfit.zoo import ZooConfig, read_results_folder
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = DemoConfig.from_yaml(ROOT / DEFAULT_CONFIG)
-NAMES = [m.name for m in CONFIG.models]
+CONFIG = ZooConfig.from_yaml(ROOT / DEFAULT_CONFIG, quick=True)
+IDS = [m.id for m in CONFIG.models]
 
-pytestmark = pytest.mark.skipif(not set(NAMES) <= set(list_pretrained()),
+pytestmark = pytest.mark.skipif(not {m.model for m in CONFIG.models} <= set(list_pretrained()),
                                 reason="the shipped mini-zoo weights (brainfit/weights) are missing")
 
 
@@ -29,59 +30,66 @@ def demo_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert main(["demo", "--config", str(ROOT / DEFAULT_CONFIG), "--quick", "--out", str(out),
-                     "--no-progress"]) == 0
+        assert main(["demo", "--config", str(ROOT / DEFAULT_CONFIG), "--quick", "--out", str(out)]) == 0
     (out / "warnings.txt").write_text("\n".join(f"{w.category.__name__}: {w.message}" for w in caught))
     return out
 
 
+def _scores(out):
+    return read_results_folder(out)["scores"]
+
+
 def test_demo_alpha_grid_covers_the_penalties_its_fits_choose(demo_out):
     # the demo's grid (ridge_log10_alphas) reaches past every penalty its fits ask for: no layer of
-    # any model sits at an edge of it (with the library default 1e-2 .. 1e6, conv4/conv5 of the
-    # ConvRNN did)
-    caught = (demo_out / "warnings.txt").read_text()
-    assert "AlphaGridWarning" not in caught, caught
-    assert json.loads((demo_out / "summary.json").read_text())["config"]["ridge_log10_alphas"] == [-2, 10]
+    # any model sits at an edge of it (with 1e-2 .. 1e6, conv4/conv5 of the ConvRNN did); the fits'
+    # warnings are kept in their manifests
+    manifests = [json.loads(p.read_text()) for p in (demo_out / "results").glob("*/*/*.json")]
+    assert len(manifests) == len(IDS)
+    assert not any("AlphaGridWarning" in w for m in manifests for w in m["warnings"]), manifests
+    assert "AlphaGridWarning" not in (demo_out / "warnings.txt").read_text()
+    zoo = json.loads((demo_out / "zoo.json").read_text())
+    assert zoo["config"]["mapping"]["ridge_log10_alphas"] == [-2, 10]
 
 
 def test_demo_writes_every_output(demo_out):
-    summary = json.loads((demo_out / "summary.json").read_text())
-    assert [m["name"] for m in summary["models"]] == NAMES
-    assert summary["config"]["n_folds"] == CONFIG.quick["n_folds"]  # the quick overrides were applied
-    for name in NAMES:
+    zoo = json.loads((demo_out / "zoo.json").read_text())
+    assert [m["id"] for m in zoo["config"]["models"]] == IDS
+    assert zoo["config"]["splits"]["n_folds"] == 5  # the quick overrides were applied
+    scores = _scores(demo_out)
+    for name in IDS:
         for region in ("V4", "IT"):
-            ds = load_scores(demo_out / "scores" / f"{name}_{region}.nc")
+            ds = scores[name][region]
             assert set(ds.region.values.astype(str)) == {region}
             assert ds.ceiled.dims == ("neuroid", "time_bin") and ds.sizes["time_bin"] == 19
-    rows = list(csv.DictReader((demo_out / "per_bin_scores.csv").open()))
-    assert len(rows) == len(NAMES) * 2 * 19
-    paired = list(csv.DictReader((demo_out / "comparison" / "per_bin.csv").open()))
-    assert len(paired) == (len(NAMES) - 1) * 2 * 19
-    assert {r["control"] for r in paired} == set(NAMES[1:]) and {r["model"] for r in paired} == {NAMES[0]}
-    board = list(csv.DictReader((demo_out / "leaderboard.csv").open()))
-    assert len(board) == len(NAMES) * 2 * 3  # models x regions x windows (early, late, all)
-    assert (demo_out / "leaderboard.md").read_text().startswith("| rank | label |")
-    captions = json.loads((demo_out / "figures" / "captions.json").read_text())
-    assert {"timecourse.png", "leaderboard.png", "neural.png"} <= set(captions)
+    report = demo_out / "report" / "synthetic"
+    rows = list(csv.DictReader((report / "per_bin_scores.csv").open()))
+    assert len(rows) == len(IDS) * 2 * 19
+    paired = list(csv.DictReader((report / "comparison" / "per_bin.csv").open()))
+    assert len(paired) == (len(IDS) - 1) * 2 * 19
+    assert {r["control"] for r in paired} == set(IDS[1:]) and {r["model"] for r in paired} == {IDS[0]}
+    board = list(csv.DictReader((report / "leaderboard.csv").open()))
+    assert len(board) == len(IDS) * 2 * 3  # models x regions x windows (early, late, all)
+    assert (report / "leaderboard.md").read_text().startswith("| rank | label |")
+    captions = json.loads((report / "figures" / "captions.json").read_text())
+    assert {"timecourse.png", "leaderboard.png", "neural.png", f"maps_{IDS[0]}.png"} <= set(captions)
+    assert {f"layers_{m}.png" for m in IDS} <= set(captions)
     for name in captions:
-        assert (demo_out / "figures" / name).stat().st_size > 10_000
-    summary_text = (demo_out / "summary.txt").read_text()
+        assert (report / "figures" / name).stat().st_size > 10_000
+    summary_text = (report / "summary.txt").read_text()
     assert "median ceiled score" in summary_text and "significant clusters" in summary_text
-    provenance = json.loads((demo_out / "provenance.json").read_text())
-    assert [m["name"] for m in provenance["models"]] == NAMES
+    provenance = json.loads((report / "provenance.json").read_text())
+    assert [m["id"] for m in provenance["models"]] == IDS
     assert all(len(m["weights_sha256"]) == 64 for m in provenance["models"])
-    assert provenance["splits"]["fingerprint"] == summary["splits"]["fingerprint"]
+    assert provenance["splits"]["fingerprint"] == scores[IDS[0]]["V4"].attrs["splits"]["fingerprint"]
     assert len(provenance["dataset"]["sha256"]) == 64 and provenance["versions"]["torch"]
-    html = (demo_out / "report.html").read_text()
+    html = (report / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(captions)
     assert provenance["dataset"]["sha256"] in html
 
 
 def test_demo_scores_are_sane(demo_out):
-    def load(name, region):
-        return load_scores(demo_out / "scores" / f"{name}_{region}.nc")
-
-    rnn, unrolled = load("convrnn_small_rgc", "IT"), load("convrnn_small_rgc_unrolled", "IT")
+    scores = _scores(demo_out)
+    rnn, unrolled = scores["convrnn_small_rgc"]["IT"], scores["convrnn_small_rgc_unrolled"]["IT"]
     med = rnn.median_ceiled.values
     reliable_bins = rnn.n_reliable.values > 0
     assert np.isfinite(med[reliable_bins]).all()
@@ -98,28 +106,33 @@ def test_demo_scores_are_sane(demo_out):
 
 
 def test_comparison_refuses_different_splits(demo_out):
-    a = load_scores(demo_out / "scores" / "convrnn_small_rgc_V4.nc")
+    a = _scores(demo_out)["convrnn_small_rgc"]["V4"]
     b = a.copy()
     b.attrs = {**a.attrs, "splits": {**a.attrs["splits"], "fingerprint": "other"}}
     with pytest.raises(ValueError, match="same splits"):
         compare_models(a, b)
 
 
-def test_demo_yaml_holds_the_built_in_defaults():
-    # `make demo` reads the YAML; an installed brainfit without the project folder uses the defaults
-    assert CONFIG == DemoConfig()
+def test_compare_reads_the_demos_results_folder(demo_out, capsys):
+    # `brainfit compare` on a folder the zoo pipeline wrote (the demo's): the same pairs, its own tables
+    capsys.readouterr()
+    assert main(["compare", str(demo_out), "--baseline", "ff_small_wider_rgc", "--n-permutations", "100",
+                 "--n-bootstrap", "20", "--out", str(demo_out / "cmp"), "--no-report"]) == 0
+    rows = list(csv.DictReader((demo_out / "cmp" / "comparison" / "per_bin.csv").open()))
+    assert {(r["model"], r["control"]) for r in rows} == {(m, "ff_small_wider_rgc") for m in IDS[:2]}
+    assert "ConvRNN (RGC) vs feedforward, wider (matched params), IT" in capsys.readouterr().out
 
 
-def test_demo_config_errors_name_the_setting(tmp_path):
-    bad = tmp_path / "demo.yaml"
-    bad.write_text("n_foldz: 3\n")
-    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['n_foldz'\]"):
-        DemoConfig.from_yaml(bad)
-    bad.write_text("models: [{name: a, label: A, temporal_map: {kind: sideways}}, "
-                   "{name: b, label: B, temporal_map: {kind: constant}}]\n")
-    with pytest.raises(ValueError, match="unknown temporal map kind 'sideways'"):
-        DemoConfig.from_yaml(bad)
-    with pytest.raises(ValueError, match=r"n_folds=1 \(expected an int >= 2\)"):
-        DemoConfig(n_folds=1)
-    with pytest.raises(FileNotFoundError, match="demo config not found"):
-        DemoConfig.from_yaml(tmp_path / "absent.yaml")
+def test_demo_zoo_report_gives_the_same_report_without_the_hook(demo_out, tmp_path):
+    # the demo config is an ordinary zoo config: `brainfit zoo report` on it reads the same results
+    import shutil
+
+    from brainfit.zoo.report import write_zoo_report
+
+    shutil.copytree(demo_out, tmp_path / "z", ignore=shutil.ignore_patterns("report"))
+    result = write_zoo_report(ZooConfig.from_yaml(ROOT / DEFAULT_CONFIG, quick=True, out=tmp_path / "z"))
+    board = result["leaderboard"]
+    again = board.set_index(["model", "region", "window"])["score"]
+    first = (csv.DictReader((demo_out / "report" / "synthetic" / "leaderboard.csv").open()))
+    for r in first:
+        assert again.loc[(r["model"], r["region"], r["window"])] == pytest.approx(float(r["score"]), abs=1e-12)

@@ -25,16 +25,20 @@ def fitted(tmp_path_factory):
     return out
 
 
-def test_fit_writes_paired_score_files(fitted, capsys):
-    files = sorted(p.name for p in (fitted / "scores").glob("*.nc"))
-    assert files == ["ff_small_wider_rgc_IT.nc", "ff_small_wider_rgc_V4.nc", "ff_small_wider_rgc_layers.nc",
-                     "ff_untrained_IT.nc", "ff_untrained_V4.nc", "ff_untrained_layers.nc"]
-    a, b = load_scores(fitted / "scores" / "ff_small_wider_rgc_IT.nc"), load_scores(fitted / "scores" / "ff_untrained_IT.nc")
-    assert a.attrs["splits"]["fingerprint"] == b.attrs["splits"]["fingerprint"]  # the second fit reused splits.json
+def test_fit_writes_paired_results_in_the_zoo_layout(fitted, capsys):
+    from brainfit.zoo import read_results_folder
+
+    found = read_results_folder(fitted)
+    assert found["dataset"] == "synthetic" and sorted(found["scores"]) == ["ff_small_wider_rgc", "ff_untrained"]
+    assert sorted(found["fits"]) == ["ff_small_wider_rgc", "ff_untrained"]
+    assert all(sorted(by) == ["IT", "V4"] for by in found["scores"].values())
+    a, b = found["scores"]["ff_small_wider_rgc"]["IT"], found["scores"]["ff_untrained"]["IT"]
+    assert a.attrs["splits"]["fingerprint"] == b.attrs["splits"]["fingerprint"]  # both fits drew the same folds
     assert a.attrs["model"]["label"] == "feedforward" and a.attrs["model"]["temporal_map"]["kind"] == "constant"
-    assert b.attrs["model"]["weights"] == "random(seed=0)" and a.attrs["region"] == "IT"
+    assert b.attrs["model"]["weights"] == "random" and a.attrs["region"] == "IT"
     assert a["prediction"].dims == ("presentation", "neuroid", "time_bin") and "response" in a
     assert len(a.attrs["dataset"]["sha256"]) == 64
+    assert any((fitted / "cache").iterdir())  # --cache-dir holds the activations
 
 
 def test_compare_and_report(fitted, capsys):
@@ -64,14 +68,14 @@ def test_bad_input_is_named(fitted, tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
     assert main(["fit", "--model", "ff_small_wider_rgc", *DATA, *FAST, "--regions", "V1",
                  "--out", str(tmp_path / "x")]) == 2
-    assert "--regions ['V1'] not in dataset 'synthetic'; regions present: ['IT', 'V4']" in capsys.readouterr().err
+    assert "region(s) ['V1'] not in the data; regions present: ['IT', 'V4']" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()  # nothing half-written
     assert main(["fit", "--model", "ff_small_wider_rgc", *DATA, *FAST, "--layers", "conv9",
                  "--out", str(tmp_path / "x")]) == 2
-    assert "--layers ['conv9'] not in model" in capsys.readouterr().err
+    assert "layer(s) ['conv9'] not in the model" in capsys.readouterr().err
     assert main(["fit", "--model", "ff_small_wider_rgc", *DATA, *FAST, "--splits", str(tmp_path / "nope.json"),
                  "--out", str(tmp_path / "x")]) == 2
-    assert "--splits" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert "nope.json" in capsys.readouterr().err and not (tmp_path / "x").exists()
     assert main(["compare", str(fitted), "--baseline", "ff_untrained", "--regions", "V1",
                  "--out", str(tmp_path / "c0")]) == 2
     assert "has no scores for region(s) ['V1']" in capsys.readouterr().err

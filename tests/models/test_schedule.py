@@ -193,14 +193,16 @@ def test_an_unrolled_control_is_built_from_its_convrnns_checkpoint(tmp_path):
         model_from_spec("convrnn_small_vanilla_unrolled", weights=path)
 
 
-@pytest.mark.parametrize("kw, match", [({"n_steps": 0}, "n_steps must be an int >= 1"),
-                                       ({"on_steps": "10"}, "on_steps must be an int >= 1"),
+@pytest.mark.parametrize("kw, match", [({"n_steps": 0}, r"n_steps=0 \(expected an int >= 1"),
+                                       ({"on_steps": "10"}, r"on_steps='10' \(expected an int >= 1"),
                                        ({"n_steps": 5, "on_steps": 6}, "on_steps=6 must be <= n_steps=5")])
-def test_demo_model_unroll_is_checked(kw, match):
-    from brainfit.cli.demo import DemoModel
+def test_a_models_unroll_is_checked(kw, match):
+    import re
 
-    with pytest.raises(ValueError, match=match):
-        DemoModel("convrnn_small_rgc", "x", {"kind": "one_to_one"}, **kw)
+    from brainfit.zoo.entries import model_entry
+
+    specs, problems = model_entry({"model": "convrnn_small_rgc", **kw}, "models[0]")
+    assert specs == [] and any(re.search(match, p) for p in problems), problems
 
 
 def test_frozen_batchnorm_keeps_its_statistics_and_learns_its_affine(tmp_path):
