@@ -80,7 +80,9 @@ from brainfit.scoring.bootstrap import median_over
 from brainfit.scoring.ceiling import (
     CEILING_CONVENTION,
     NO_CEILING_NOTE,
+    CeilingEstimate,
     ceiled_score,
+    estimate_ceiling,
     has_ceiling,
     split_half_ceiling,
     split_half_masks,
@@ -88,17 +90,18 @@ from brainfit.scoring.ceiling import (
 from brainfit.scoring.config import ScoringConfig
 from brainfit.scoring.correlation import correlate, pearson_r, standardize_within_folds, weighted_pearson
 from brainfit.scoring.pipeline import fit_and_score, score_predictions
-from brainfit.scoring.regions import fit_model, score_by_region
+from brainfit.scoring.regions import score_by_region
 from brainfit.scoring.results import load_scores, save_scores
 
 __all__ = [
     "CEILING_CONVENTION",
     "NO_CEILING_NOTE",
+    "CeilingEstimate",
     "ScoringConfig",
     "ceiled_score",
     "correlate",
+    "estimate_ceiling",
     "fit_and_score",
-    "fit_model",
     "has_ceiling",
     "load_scores",
     "median_over",

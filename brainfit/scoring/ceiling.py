@@ -7,6 +7,8 @@ so that every result is independent of the order of presentations.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import hashlib
 import logging
 import math
@@ -33,7 +35,8 @@ from brainfit.assembly import (
 )
 from brainfit.scoring.correlation import _coords_without, _neuroid_order, pearson_r
 
-__all__ = ["CEILING_CONVENTION", "NO_CEILING_NOTE", "ceiled_score", "has_ceiling", "split_half_ceiling", "split_half_masks"]
+__all__ = ["CEILING_CONVENTION", "NO_CEILING_NOTE", "CeilingEstimate", "ceiled_score", "estimate_ceiling",
+           "has_ceiling", "split_half_ceiling", "split_half_masks"]
 
 log = logging.getLogger(__name__)
 
@@ -274,13 +277,14 @@ def _align_given_ceiling(ceiling: Any, avg: xr.DataArray) -> xr.DataArray:
 
 
 def _ceiling_for(neural: xr.DataArray, avg: xr.DataArray, ceiling: xr.DataArray | None, n_ceiling_splits: int,
-                 seed: int, n_bootstrap: int,
-                 n_bootstrap_splits: int) -> tuple[np.ndarray, dict[str, Any] | None, dict[str, Any]]:
-    """The ceiling used for scoring: given, or split-half from the trials.
+                 seed: int, n_bootstrap: int, n_bootstrap_splits: int,
+                 estimate: CeilingEstimate | None = None) -> tuple[np.ndarray, dict[str, Any] | None, dict[str, Any]]:
+    """The ceiling used for scoring: given, from ``estimate``, or split-half from the trials.
 
     Returns the ceiling (N, T) aligned with ``avg`` (its neuroid order), the split-half result
     (with the first ``min(n_bootstrap_splits, n_ceiling_splits)`` split halves kept for the
     bootstrap, and ``split_half_r`` (N, T)) or None for a given ceiling, and the ``ceiling_*`` attrs.
+    ``estimate`` (:func:`estimate_ceiling`) must cover these trials, neuroids and settings.
     """
     N, T = avg.sizes[NEUROID], avg.sizes[TIME_BIN]
     if ceiling is not None:
@@ -296,6 +300,14 @@ def _ceiling_for(neural: xr.DataArray, avg: xr.DataArray, ceiling: xr.DataArray 
     trials_key = _trials_key(neural, ids, n_ceiling_splits, seed)
     nids = np.asarray(avg.coords[NEUROID_ID].values).astype(str) if NEUROID_ID in avg.coords else None
     hashes = _neuroid_hashes(neural) if nids is not None else None
+    if estimate is not None:
+        found = _cut(estimate.trials_key, estimate.keep, estimate.neuroid_ids, estimate.hashes, estimate.result,
+                     trials_key, nids, hashes, keep)
+        if found is None:
+            raise ValueError("the ceiling estimate was computed on other trials, neuroids or settings than these "
+                             "data (estimate_ceiling on the same single trials, in the same stimulus order, with "
+                             "the same ScoringConfig)")
+        return found
     found = _from_memo(trials_key, nids, hashes, keep)
     if found is not None:
         return found
@@ -367,25 +379,87 @@ def _trials_key(neural: xr.DataArray, ids: np.ndarray, n_splits: int, seed: int)
     return h.hexdigest()
 
 
+def _cut(stored_key: str, stored_keep: int, stored_ids: np.ndarray, stored_hashes: np.ndarray, out: tuple,
+         trials_key: str, nids: np.ndarray | None, hashes: np.ndarray | None, keep: int) -> tuple | None:
+    """A stored split-half result cut to the neuroids ``nids`` (a copy), when it was computed on the
+    same trials with at least ``keep`` kept split halves and holds them with equal values; else None."""
+    if nids is None or stored_key != trials_key or stored_keep < keep:
+        return None
+    pos = {n: i for i, n in enumerate(stored_ids.tolist())}
+    if not all(n in pos for n in nids.tolist()):
+        return None
+    sel = np.array([pos[n] for n in nids.tolist()], dtype=int)
+    if not np.array_equal(stored_hashes[sel], hashes):
+        return None
+    ceil, res, attrs = out
+    T = ceil.shape[1]
+    cols = (sel[:, None] * T + np.arange(T)[None, :]).ravel()
+    sub = {**res, "r_half": res["r_half"][cols], "ceiling": res["ceiling"][cols],
+           "halves": [(a[:, cols], b[:, cols]) for a, b in res["halves"][:keep]],
+           "split_half_r": res["split_half_r"][sel]}
+    return ceil[sel], sub, dict(attrs)
+
+
 def _from_memo(trials_key: str, nids: np.ndarray | None, hashes: np.ndarray | None, keep: int) -> tuple | None:
     """A stored result for the same trials (and at least ``keep`` kept split halves) whose neuroids
     include ``nids`` with equal values (their digests ``hashes``), cut to them; a copy."""
     if nids is None:
         return None
     candidates = [(k, e) for k, e in reversed(_SPLIT_HALF_MEMO.items()) if e[0] == trials_key and e[1] >= keep]
-    for key, (_tkey, _keep, stored_ids, stored_hashes, out, _size) in candidates:
-        pos = {n: i for i, n in enumerate(stored_ids.tolist())}
-        if not all(n in pos for n in nids.tolist()):
-            continue
-        sel = np.array([pos[n] for n in nids.tolist()], dtype=int)
-        if not np.array_equal(stored_hashes[sel], hashes):
-            continue
-        _SPLIT_HALF_MEMO.move_to_end(key)
-        ceil, res, attrs = out
-        T = ceil.shape[1]
-        cols = (sel[:, None] * T + np.arange(T)[None, :]).ravel()
-        sub = {**res, "r_half": res["r_half"][cols], "ceiling": res["ceiling"][cols],
-               "halves": [(a[:, cols], b[:, cols]) for a, b in res["halves"][:keep]],
-               "split_half_r": res["split_half_r"][sel]}
-        return ceil[sel], sub, dict(attrs)
+    for key, (tkey, kept, stored_ids, stored_hashes, out, _size) in candidates:
+        found = _cut(tkey, kept, stored_ids, stored_hashes, out, trials_key, nids, hashes, keep)
+        if found is not None:
+            _SPLIT_HALF_MEMO.move_to_end(key)
+            return found
     return None
+
+
+@dataclass(frozen=True)
+class CeilingEstimate:
+    """A split-half ceiling computed once for a set of neuroids (:func:`estimate_ceiling`), to be
+    passed explicitly to :func:`~brainfit.scoring.fit_and_score` and
+    :func:`~brainfit.scoring.score_predictions` (``ceiling_estimate=``) for these neuroids or any
+    subset of them (a region): the split halves are drawn per (stimulus, repetition), the same for
+    every neuroid, so a region's ceiling is its neuroids' part of the all-region one. It records the
+    trial structure, settings and a digest of every neuroid's values it was computed from; a call on
+    other data refuses it."""
+
+    trials_key: str
+    keep: int
+    neuroid_ids: np.ndarray
+    hashes: np.ndarray
+    result: tuple
+
+
+def estimate_ceiling(neural: xr.DataArray, config: Any = None, **settings: Any) -> CeilingEstimate:
+    """The split-half ceiling of ``neural``'s single trials, in its stimulus order, once.
+
+    Parameters
+    ----------
+    neural : DataArray (presentation x neuroid x time_bin)
+        Single trials (``repetition`` coord) with ``neuroid_id``, in the stimulus order the scoring
+        calls will use (e.g. their splits' order).
+    config : ScoringConfig, optional
+    **settings
+        :class:`~brainfit.scoring.ScoringConfig` fields (``n_ceiling_splits``, ``seed``,
+        ``n_bootstrap``, ``n_bootstrap_splits``) -- the same as the scoring calls', which refuse an
+        estimate made with others.
+
+    Raises
+    ------
+    ValueError
+        For data without single trials or without ``neuroid_id`` (there is nothing to share).
+    """
+    from brainfit.assembly import average_repetitions
+    from brainfit.scoring.config import ScoringConfig
+
+    cfg = ScoringConfig.resolve(config, **settings)
+    neural = validate_neural(neural)
+    if not has_repetitions(neural) or NEUROID_ID not in neural.coords:
+        raise ValueError("a ceiling estimate needs single trials (a 'repetition' coord) and 'neuroid_id' coords")
+    avg = average_repetitions(neural)
+    keep = min(cfg.n_bootstrap_splits, cfg.n_ceiling_splits) if cfg.n_bootstrap else 0
+    out = _ceiling_for(neural, avg, None, cfg.n_ceiling_splits, cfg.seed, cfg.n_bootstrap, cfg.n_bootstrap_splits)
+    return CeilingEstimate(trials_key=_trials_key(neural, stimulus_ids(avg), cfg.n_ceiling_splits, cfg.seed),
+                           keep=keep, neuroid_ids=np.asarray(avg.coords[NEUROID_ID].values).astype(str),
+                           hashes=_neuroid_hashes(neural), result=out)

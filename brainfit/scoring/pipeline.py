@@ -36,7 +36,7 @@ from brainfit.mapping import (
     alpha_edges,
     make_splits,
 )
-from brainfit.scoring.ceiling import _ceiling_for
+from brainfit.scoring.ceiling import CeilingEstimate, _ceiling_for
 from brainfit.scoring.config import ScoringConfig
 from brainfit.scoring.correlation import _align_predictions, _check_fold_sizes
 from brainfit.scoring.features import _features_per_bin, _fit_problem, _identical_bins, _layer_masks
@@ -74,6 +74,7 @@ def score_predictions(
     neural: xr.DataArray,
     *,
     ceiling: xr.DataArray | None = None,
+    ceiling_estimate: CeilingEstimate | None = None,
     splits: Splits | None = None,
     keep_predictions: bool = False,
     config: ScoringConfig | None = None,
@@ -97,6 +98,10 @@ def score_predictions(
         reliability of the trial-averaged responses, neither squared nor square-rooted (the
         package docstring, "Ceiling"). Skips the split-half computation; not resampled by the
         bootstrap (attr ``ceiling_source="given"``).
+    ceiling_estimate : CeilingEstimate, optional
+        The split-half ceiling of these trials computed once (:func:`~brainfit.scoring.estimate_ceiling`
+        on these data or a superset of their neuroids, with the same settings), used instead of
+        computing it again; refused when it was made from other data.
     splits : Splits, optional
         The folds that produced the predictions: ``r`` is then computed within folds (package
         docstring), unless ``r_over="pooled"``. Without it, predictions and responses are
@@ -142,7 +147,7 @@ def score_predictions(
     pv = np.moveaxis(pv, -1, 0) if extra else pv[None]
     fold_of = None if splits is None else splits.check_stimuli(stimulus_ids(avg), name="neural assembly")
     ceil, info, cattrs = _ceiling_for(neural, avg, ceiling, cfg.n_ceiling_splits, cfg.seed, cfg.n_bootstrap,
-                                      cfg.n_bootstrap_splits)
+                                      cfg.n_bootstrap_splits, ceiling_estimate)
     within = fold_of is not None and cfg.r_over == "folds"
     if within:
         _check_fold_sizes(fold_of, cfg.min_fold_stimuli)
@@ -187,6 +192,7 @@ def fit_and_score(
     inner_folds: int | None = None,
     shared_across_bins: bool = False,
     ceiling: xr.DataArray | None = None,
+    ceiling_estimate: CeilingEstimate | None = None,
     keep_predictions: bool = False,
     progress: bool = True,
     config: ScoringConfig | None = None,
@@ -231,6 +237,8 @@ def fit_and_score(
         other bins in training).
     ceiling : DataArray (neuroid x time_bin, or neuroid), optional
         Precomputed ceiling, see :func:`score_predictions`.
+    ceiling_estimate : CeilingEstimate, optional
+        The split-half ceiling computed once, see :func:`score_predictions`.
     keep_predictions : bool
         Store the out-of-fold predictions (``prediction``: presentation x neuroid x time_bin x layer).
     progress : bool
@@ -303,7 +311,7 @@ def fit_and_score(
     criterion = _selection_criterion(layer_selection, mapping, shared_across_bins) if do_select else None
     # the ceiling and the fold sizes are checked before any fit (a bad ceiling fails fast)
     ceil, cinfo, cattrs = _ceiling_for(neural, avg, ceiling, cfg.n_ceiling_splits, cfg.seed, cfg.n_bootstrap,
-                                      cfg.n_bootstrap_splits)
+                                      cfg.n_bootstrap_splits, ceiling_estimate)
     within = cfg.r_over == "folds"
     if within:
         _check_fold_sizes(fold_of, cfg.min_fold_stimuli)

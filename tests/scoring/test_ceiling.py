@@ -136,3 +136,30 @@ def test_the_ceiling_memo_never_serves_data_changed_in_place():
     neural.values[:] = np.random.default_rng(0).normal(size=neural.shape)  # the same object, new values
     noise = _ceiling_for(neural, average_repetitions(neural), None, 20, 0, 0, 4)[0]
     assert np.abs(noise).mean() < 0.3 < again.mean()
+
+
+def test_a_ceiling_estimate_is_shared_explicitly_and_refused_on_other_data():
+    # score_by_region computes the split-half ceiling once and passes it to the fit and to every
+    # region; the same numbers as computing it in each call, and an estimate of other data is refused
+    import numpy as np
+
+    from brainfit.assembly import average_repetitions, select_region
+    from brainfit.data import load_dataset
+    from brainfit.scoring import estimate_ceiling, score_predictions
+
+    _, neural = load_dataset("synthetic", images_per_object=2, n_v4=6, n_it=6)
+    avg = average_repetitions(neural)
+    rng = np.random.default_rng(0)
+    pred = avg.copy(data=avg.values + rng.normal(size=avg.shape))
+    est = estimate_ceiling(neural, n_bootstrap=20)
+    v4 = select_region(neural, "V4")
+    pv4 = pred.isel(neuroid=(pred.region == "V4").values)
+    a = score_predictions(pv4, v4, n_bootstrap=20, ceiling_estimate=est)
+    b = score_predictions(pv4, v4, n_bootstrap=20)
+    for var in ("ceiling", "ceiled", "median_ceiled_ci"):
+        np.testing.assert_array_equal(a[var].values, b[var].values)
+    with pytest.raises(ValueError, match="ceiling estimate was computed on other trials"):
+        score_predictions(pv4, v4, n_bootstrap=20, seed=1, ceiling_estimate=est)  # other ceiling splits
+    changed = v4.copy(data=v4.values + 1.0)
+    with pytest.raises(ValueError, match="ceiling estimate was computed on other trials"):
+        score_predictions(pv4, changed, n_bootstrap=20, ceiling_estimate=est)
