@@ -10,12 +10,19 @@ bins), :mod:`~brainfit.compare.resample` (bootstrap over stimuli and over neuroi
 from brainfit.compare.contrast import Comparison, ComparisonSettings, compare_models, compare_pairs
 from brainfit.compare.paired import METRICS, check_paired, check_scores, fdr_bh, has_predictions
 from brainfit.compare.permutation import PermutationResult, find_clusters, sign_flip_test, sign_patterns
-from brainfit.compare.resample import neuroid_resampled_medians, resampled_medians, stimulus_weights
-from brainfit.compare.tables import DEFAULT_WINDOWS, leaderboard, per_bin_table, to_markdown, window_bins
+from brainfit.compare.resample import Resamples, neuroid_resampled_medians, resampled_medians, stimulus_weights
+from brainfit.compare.tables import (
+    DEFAULT_WINDOWS,
+    default_windows,
+    leaderboard,
+    per_bin_table,
+    to_markdown,
+    window_bins,
+)
 
 __all__ = [
-    "DEFAULT_WINDOWS", "METRICS", "Comparison", "ComparisonSettings", "PermutationResult", "check_paired",
-    "check_scores", "compare_models", "compare_pairs", "fdr_bh", "find_clusters", "has_predictions", "leaderboard",
-    "neuroid_resampled_medians", "per_bin_table", "resampled_medians", "sign_flip_test", "sign_patterns",
-    "stimulus_weights", "to_markdown", "window_bins",
+    "DEFAULT_WINDOWS", "METRICS", "Comparison", "ComparisonSettings", "PermutationResult", "Resamples",
+    "check_paired", "check_scores", "compare_models", "compare_pairs", "default_windows", "fdr_bh", "find_clusters",
+    "has_predictions", "leaderboard", "neuroid_resampled_medians", "per_bin_table", "resampled_medians",
+    "sign_flip_test", "sign_patterns", "stimulus_weights", "to_markdown", "window_bins",
 ]

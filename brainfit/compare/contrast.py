@@ -23,6 +23,7 @@ import xarray as xr
 from brainfit.compare.paired import check_paired, fdr_bh, has_predictions, paired_arrays
 from brainfit.compare.permutation import sign_flip_test
 from brainfit.compare.resample import (
+    Resamples,
     neuroid_resampled_medians,
     percentile_ci,
     resampled_medians,
@@ -87,8 +88,8 @@ class Comparison:
 _CLUSTER_COLUMNS = ["cluster", "start_ms", "end_ms", "first_bin", "last_bin", "sign", "mass", "p", "significant"]
 
 
-def compare_models(a: xr.Dataset, b: xr.Dataset, settings: ComparisonSettings | None = None,
-                   **overrides: Any) -> Comparison:
+def compare_models(a: xr.Dataset, b: xr.Dataset, settings: ComparisonSettings | None = None, *,
+                   resamples: Resamples | None = None, **overrides: Any) -> Comparison:
     """Paired comparison of model ``a`` against model ``b`` per time bin (one region).
 
     Parameters
@@ -98,6 +99,10 @@ def compare_models(a: xr.Dataset, b: xr.Dataset, settings: ComparisonSettings | 
         neuroids and bins (:func:`~brainfit.compare.paired.check_paired`). With out-of-fold
         predictions (``keep_predictions=True``) the differences also get stimulus-bootstrap CIs.
     settings : ComparisonSettings, optional
+    resamples : Resamples, optional
+        Holds each model's stimulus resamples (and neuroid-bootstrap medians) across calls, so a
+        model in several comparisons is resampled once (:class:`~brainfit.compare.resample.Resamples`);
+        without it both models are resampled in this call.
     **overrides
         :class:`ComparisonSettings` fields.
 
@@ -141,14 +146,21 @@ def compare_models(a: xr.Dataset, b: xr.Dataset, settings: ComparisonSettings | 
     diff_r = median_over(a["r"].transpose("neuroid", "time_bin").values, pa.mask, axis=0) - \
         median_over(b["r"].transpose("neuroid", "time_bin").values, pa.mask, axis=0)
     if s.n_bootstrap > 0 and has_predictions(a) and has_predictions(b):
-        w = stimulus_weights(a.sizes["presentation"], s.n_bootstrap, s.seed)
-        ra, rb = resampled_medians(a, w, pa.mask), resampled_medians(b, w, pa.mask)
+        if resamples is None:
+            w = stimulus_weights(a.sizes["presentation"], s.n_bootstrap, s.seed)
+            ra, rb = resampled_medians(a, w, pa.mask), resampled_medians(b, w, pa.mask)
+        else:
+            ra, rb = (resamples.medians(x, pa.mask, n_bootstrap=s.n_bootstrap, seed=s.seed) for x in (a, b))
         ci_lo, ci_hi = percentile_ci(ra[s.metric] - rb[s.metric], s.ci)
         ci_lo_r, ci_hi_r = percentile_ci(ra["r"] - rb["r"], s.ci)
     nci_lo = nci_hi = nan
     if s.n_bootstrap > 0:
-        boot = (neuroid_resampled_medians(pa.a, pa.mask, s.n_bootstrap, s.seed)
-                - neuroid_resampled_medians(pa.b, pa.mask, s.n_bootstrap, s.seed))
+        if resamples is None:
+            boot = (neuroid_resampled_medians(pa.a, pa.mask, s.n_bootstrap, s.seed)
+                    - neuroid_resampled_medians(pa.b, pa.mask, s.n_bootstrap, s.seed))
+        else:  # the same arrays: pa.a and pa.b are a[metric] and b[metric] as float64
+            boot = (resamples.neuroid_medians(a, s.metric, pa.mask, n_bootstrap=s.n_bootstrap, seed=s.seed)
+                    - resamples.neuroid_medians(b, s.metric, pa.mask, n_bootstrap=s.n_bootstrap, seed=s.seed))
         nci_lo, nci_hi = percentile_ci(boot, s.ci)
     test = sign_flip_test(d, pa.mask, n_permutations=s.n_permutations, cluster_alpha=s.cluster_alpha,
                           tail=s.tail, seed=s.seed)
@@ -173,8 +185,8 @@ def compare_models(a: xr.Dataset, b: xr.Dataset, settings: ComparisonSettings | 
 
 
 def compare_pairs(scores: Mapping[str, Mapping[str, xr.Dataset]], pairs: Sequence[tuple[str, str]],
-                  regions: Sequence[str] | None = None, settings: ComparisonSettings | None = None,
-                  **overrides: Any) -> Comparison:
+                  regions: Sequence[str] | None = None, settings: ComparisonSettings | None = None, *,
+                  resamples: Resamples | None = None, **overrides: Any) -> Comparison:
     """:func:`compare_models` for every ``(model, control)`` pair and region, as tidy tables.
 
     Parameters
@@ -184,6 +196,11 @@ def compare_pairs(scores: Mapping[str, Mapping[str, xr.Dataset]], pairs: Sequenc
         Each difference is ``model - control``.
     regions : sequence of str, optional
         Default: every region of each pair's model.
+    resamples : Resamples, optional
+        Passed to every :func:`compare_models`: a model in several pairs is then resampled once
+        (:class:`~brainfit.compare.resample.Resamples`; pass the same one to a
+        :func:`~brainfit.compare.leaderboard` of these scores). Without it every pair resamples
+        both of its models.
 
     Returns
     -------
@@ -205,7 +222,8 @@ def compare_pairs(scores: Mapping[str, Mapping[str, xr.Dataset]], pairs: Sequenc
                 if region not in scores[name]:
                     raise ValueError(f"model {name!r} has no scores for region {region!r} "
                                      f"(has {sorted(scores[name])})")
-            c = compare_models(scores[model][region], scores[control][region], settings, **overrides)
+            c = compare_models(scores[model][region], scores[control][region], settings, resamples=resamples,
+                               **overrides)
             lead = {"model": model, "control": control, "region": region}
             frames.append(c.per_bin.assign(**lead)[list(lead) + list(c.per_bin.columns)])
             cframes.append(c.clusters.assign(**lead)[list(lead) + list(c.clusters.columns)])

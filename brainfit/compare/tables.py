@@ -9,6 +9,10 @@ carry out-of-fold predictions, else from a neuroid bootstrap (column ``ci_over``
 The stimulus resamples hold the ceiling at its full-data estimate (as the paired differences do),
 so these CIs leave out the ceiling's own sampling error and can be narrower than the per-bin CIs
 of the score files, which resample it.
+
+Windows: given ones must each hold a time bin of the data (an empty one is an error naming it);
+by default (:data:`DEFAULT_WINDOWS`) the ones that hold no time bin of the scores are left out
+(:func:`default_windows`), so data with one response window get the whole-response window only.
 """
 
 from __future__ import annotations
@@ -24,17 +28,21 @@ from brainfit.assembly import TIME_BIN, TIME_BIN_END, TIME_BIN_START
 from brainfit.compare.paired import check_scores, has_predictions
 from brainfit.scoring import has_ceiling
 from brainfit.compare.resample import (
+    Resamples,
     neuroid_resampled_medians,
     percentile_ci,
     resampled_medians,
     stimulus_weights,
 )
 
-__all__ = ["DEFAULT_WINDOWS", "per_bin_table", "leaderboard", "window_bins", "to_markdown"]
+__all__ = ["DEFAULT_WINDOWS", "default_windows", "per_bin_table", "leaderboard", "window_bins", "to_markdown"]
 
-#: Time windows (ms after onset) of the leaderboard: [start, end); None is open.
+#: Time windows (ms after onset) of the leaderboard: [start, end); None is open. Those that hold
+#: no time bin of the scores are left out by default (:func:`default_windows`); "all" holds every bin.
 DEFAULT_WINDOWS: dict[str, tuple[float | None, float | None]] = {
     "early": (70.0, 150.0), "late": (150.0, 260.0), "all": (None, None)}
+
+Window = tuple[float | None, float | None]
 
 
 def per_bin_table(scores: Mapping[str, Mapping[str, xr.Dataset]]) -> pd.DataFrame:
@@ -95,16 +103,54 @@ def window_bins(starts: np.ndarray, ends: np.ndarray, window: tuple[float | None
     return keep
 
 
+def _holds_bins(ds: xr.Dataset, window: Window) -> bool:
+    starts = np.asarray(ds.coords[TIME_BIN_START].values, float)
+    ends = np.asarray(ds.coords[TIME_BIN_END].values, float)
+    lo, hi = window
+    keep = np.ones(len(starts), dtype=bool)
+    if lo is not None:
+        keep &= starts >= lo
+    if hi is not None:
+        keep &= ends <= hi
+    return bool(keep.any())
+
+
+def default_windows(scores: Mapping[str, Mapping[str, xr.Dataset]]) -> tuple[dict[str, Window], dict[str, Window]]:
+    """The :data:`DEFAULT_WINDOWS` that fit these scores: ``(kept, left_out)``.
+
+    A default window is left out when it holds no time bin of a score Dataset (the models of a
+    comparison share their bins, so: of the data); ``"all"`` (the whole response) holds every
+    bin and is always kept. Both dicts map ``name -> (start_ms, end_ms)`` in the order of
+    :data:`DEFAULT_WINDOWS`.
+    """
+    kept: dict[str, Window] = {}
+    left_out: dict[str, Window] = {}
+    datasets = [ds for by_region in scores.values() for ds in by_region.values()]
+    for model, by_region in scores.items():
+        for region, ds in by_region.items():
+            check_scores(ds, f"scores[{model!r}][{region!r}]")
+    for name, window in DEFAULT_WINDOWS.items():
+        if window == (None, None) or all(_holds_bins(ds, window) for ds in datasets):
+            kept[name] = window
+        else:
+            left_out[name] = window
+    return kept, left_out
+
+
 def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
                 windows: Mapping[str, tuple[float | None, float | None]] | None = None,
                 n_bootstrap: int = 1000, ci: float = 0.95, seed: int = 0,
-                labels: Mapping[str, str] | None = None, metric: str = "ceiled") -> pd.DataFrame:
+                labels: Mapping[str, str] | None = None, metric: str = "ceiled",
+                resamples: Resamples | None = None) -> pd.DataFrame:
     """Model x region x time-window table of ceiled scores (or raw r) with CIs (module docstring).
 
     Parameters
     ----------
     scores : mapping ``model -> {region -> Dataset}``
-    windows : mapping ``name -> (start_ms, end_ms)``, default :data:`DEFAULT_WINDOWS`
+    windows : mapping ``name -> (start_ms, end_ms)``, optional
+        Each must hold a time bin of every Dataset. Default: :data:`DEFAULT_WINDOWS` without
+        those that hold no time bin of the scores (:func:`default_windows`; ``"all"`` is always
+        there).
     n_bootstrap, ci, seed
         Resamples, interval and seed of the CIs (0 resamples: no CI).
     labels : mapping ``model -> label``, optional
@@ -112,6 +158,10 @@ def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
     metric : {"ceiled", "r"}
         What ``score`` is: the ceiled score, or raw ``r`` (data without single trials have no
         ceiling, so their ceiled scores are NaN; ranking them needs ``"r"``).
+    resamples : Resamples, optional
+        The resamples of a comparison of the same scores
+        (:class:`~brainfit.compare.resample.Resamples`): a model already resampled there is
+        not resampled again. Without it every model is resampled here.
 
     Returns
     -------
@@ -124,18 +174,18 @@ def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
     ------
     ValueError
         For ``metric="ceiled"`` on scores without a ceiling (attr ``ceiling_source="none"``),
-        naming them and the remedy.
+        naming them and the remedy; for a given window that holds no time bin, naming it.
     """
     if metric not in ("ceiled", "r"):
         raise ValueError(f"metric must be 'ceiled' or 'r', got {metric!r}")
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 0:
         raise ValueError(f"n_bootstrap must be an int >= 0, got {n_bootstrap!r}")
-    windows = dict(DEFAULT_WINDOWS if windows is None else windows)
-    if not windows:
+    if windows is not None and not windows:
         raise ValueError("windows is empty: give at least one name -> (start_ms, end_ms)")
     if not scores:
         raise ValueError("scores is empty: pass {model: {region: score Dataset}}")
     _check_comparable(scores)
+    windows = dict(default_windows(scores)[0] if windows is None else windows)
     rows = []
     for model, by_region in scores.items():
         for region, ds in by_region.items():
@@ -154,11 +204,18 @@ def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
             med_r = ds["median_r"].values.astype(float)
             boot, over = None, "none"
             if n_bootstrap > 0 and has_predictions(ds):
-                boot = resampled_medians(ds, stimulus_weights(ds.sizes["presentation"], n_bootstrap, seed))[metric]
+                if resamples is None:
+                    boot = resampled_medians(ds, stimulus_weights(ds.sizes["presentation"], n_bootstrap, seed))[metric]
+                else:
+                    boot = resamples.medians(ds, n_bootstrap=n_bootstrap, seed=seed)[metric]
                 over = "stimuli"
             elif n_bootstrap > 0:
                 c = ds[metric].transpose("neuroid", TIME_BIN).values.astype(float)
-                boot = neuroid_resampled_medians(c, reliable & np.isfinite(c), n_bootstrap, seed)
+                if resamples is None:
+                    boot = neuroid_resampled_medians(c, reliable & np.isfinite(c), n_bootstrap, seed)
+                else:
+                    boot = resamples.neuroid_medians(ds, metric, reliable & np.isfinite(c), n_bootstrap=n_bootstrap,
+                                                     seed=seed)
                 over = "neuroids"
             for wname, window in windows.items():
                 keep = window_bins(starts, ends, window, f"window {wname!r}")

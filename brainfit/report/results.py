@@ -8,7 +8,8 @@ Layout (every path relative to the folder)::
     per_bin_scores.csv                   per-bin medians and CIs of every model and region
     comparison/per_bin.csv               paired statistics per (model, control, region, bin)
     comparison/clusters.csv              clusters of contiguous bins and their p
-    comparison/settings.json             the comparison settings and windows
+    comparison/settings.json             the comparison settings, the windows and the default
+                                         windows left out (no time bin in them)
     figures/*.png, figures/captions.json per-timestep curves with significant clusters marked,
                                          leaderboard, layer x bin heatmaps, PSTHs, reliability
     summary.txt                          the printed summary
@@ -29,10 +30,11 @@ import xarray as xr
 from brainfit._io import atomic_write_json, atomic_write_text
 from brainfit.assembly import TIME_BIN
 from brainfit.compare import (
-    DEFAULT_WINDOWS,
     Comparison,
     ComparisonSettings,
+    Resamples,
     compare_pairs,
+    default_windows,
     leaderboard,
     per_bin_table,
     to_markdown,
@@ -62,7 +64,8 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
                      neural: xr.DataArray | None = None,
                      windows: Mapping[str, tuple[float | None, float | None]] | None = None,
                      settings: ComparisonSettings | None = None, leaderboard_bootstrap: int = 1000,
-                     extra_figures: Mapping[str, tuple[Any, str]] | None = None) -> dict[str, Any]:
+                     extra_figures: Mapping[str, tuple[Any, str]] | None = None,
+                     resamples: Resamples | bool = True) -> dict[str, Any]:
     """Compare ``pairs`` of models and write tables, figures and a summary into ``out``.
 
     Parameters
@@ -82,23 +85,33 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
         region, as a zoo fits them): layer x bin heatmaps.
     neural : DataArray, optional
         The single-trial data: PSTH and reliability figures.
-    windows : mapping ``name -> (start_ms, end_ms)``, default :data:`~brainfit.compare.DEFAULT_WINDOWS`
+    windows : mapping ``name -> (start_ms, end_ms)``, optional
+        Leaderboard windows; each must hold a time bin. Default:
+        :data:`~brainfit.compare.DEFAULT_WINDOWS` without those that hold no time bin of the
+        scores (:func:`~brainfit.compare.default_windows`; the whole response, ``"all"``, is
+        always there); the ones left out are named in the summary, ``comparison/settings.json``
+        and the returned ``windows_left_out``.
     settings : ComparisonSettings, optional
     leaderboard_bootstrap : int
         Resamples of the leaderboard CIs.
     extra_figures : mapping ``file name -> (Figure, caption)``, optional
         More figures for the folder (e.g. channel maps over time), saved after the others.
+    resamples : Resamples or bool
+        ``True`` (default): one :class:`~brainfit.compare.Resamples` for this call, shared by the
+        contrasts and the leaderboard, so each model's stimulus resamples are computed once (the
+        same tables as without it: its docstring says to which bits); a ``Resamples``: that
+        one; ``False``: none, every contrast and leaderboard row resamples its models anew.
 
     Returns
     -------
-    dict with ``leaderboard``, ``per_bin``, ``clusters`` (DataFrames), ``summary`` (str) and
-    ``figures`` (file names).
+    dict with ``leaderboard``, ``per_bin``, ``clusters`` (DataFrames), ``summary`` (str),
+    ``figures`` (file names) and ``windows_left_out`` (``name -> (start_ms, end_ms)`` of the
+    default windows left out; empty with ``windows`` given).
     """
     from brainfit import plots
 
     out = Path(out)
     settings = settings or ComparisonSettings()
-    windows = dict(DEFAULT_WINDOWS if windows is None else windows)
     labels = {m: (labels or {}).get(m, m) for m in scores}
     regions = list(regions if regions is not None else next(iter(scores.values())))
     for m, by_region in scores.items():
@@ -106,15 +119,23 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
         if absent:
             raise ValueError(f"model {m!r} has no scores for region(s) {absent} (it has {sorted(by_region)})")
     sub = {m: {r: by_region[r] for r in regions} for m, by_region in scores.items()}
-    if pairs:
-        comparison = compare_pairs(sub, pairs, regions, settings)  # every check happens before anything is written
+    if isinstance(resamples, bool):
+        resamples = Resamples() if resamples else None
+    elif not isinstance(resamples, Resamples):
+        raise ValueError(f"resamples must be True, False or a Resamples, got {type(resamples).__name__}")
+    if pairs:  # every check happens before anything is written
+        comparison = compare_pairs(sub, pairs, regions, settings, resamples=resamples)
     else:  # a leaderboard and curves only (e.g. a zoo without contrasts)
         empty = pd.DataFrame(columns=["model", "control", "region"])
         comparison = Comparison(per_bin=empty, clusters=empty, settings=settings.to_dict())
+    left_out: dict[str, tuple[float | None, float | None]] = {}
+    if windows is None:
+        windows, left_out = default_windows(sub)
+    windows = dict(windows)
     metric = settings.metric
     what = _METRIC_TEXT["r_no_ceiling" if metric == "r" and _no_ceiling(sub) else metric]
     board = leaderboard(sub, windows=windows, n_bootstrap=leaderboard_bootstrap, ci=settings.ci, seed=settings.seed,
-                        labels=labels, metric=metric)
+                        labels=labels, metric=metric, resamples=resamples)
     per_bin = per_bin_table(sub)
     (out / "comparison").mkdir(parents=True, exist_ok=True)
     # what an earlier call into this folder wrote and this one does not (fewer contrasts) must not
@@ -127,6 +148,7 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
         atomic_write_text(out / "comparison" / "clusters.csv", comparison.clusters.to_csv(index=False))
     atomic_write_json(out / "comparison" / "settings.json",
                       {**comparison.settings, "windows": {k: list(v) for k, v in windows.items()},
+                       "windows_left_out": {k: list(v) for k, v in left_out.items()},
                        "pairs": [list(p) for p in pairs], "leaderboard_bootstrap": leaderboard_bootstrap})
     atomic_write_text(out / "leaderboard.csv", board.to_csv(index=False))
     atomic_write_text(out / "leaderboard.md", to_markdown(board, _BOARD_COLUMNS))
@@ -227,10 +249,10 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
     # insertion order is the figures' order in the report (atomic_write_json would sort the keys)
     atomic_write_text(fig_dir / "captions.json", json.dumps(figures, indent=2) + "\n")
     summary = summary_lines(per_bin, board, comparison.per_bin, comparison.clusters, labels, regions, settings,
-                            no_ceiling=_no_ceiling(sub))
+                            no_ceiling=_no_ceiling(sub), windows_left_out=left_out)
     atomic_write_text(out / "summary.txt", summary)
     return {"leaderboard": board, "per_bin": comparison.per_bin, "clusters": comparison.clusters,
-            "summary": summary, "figures": list(figures)}
+            "summary": summary, "figures": list(figures), "windows_left_out": left_out}
 
 
 def _window_text(window: tuple[float | None, float | None]) -> str:
@@ -244,8 +266,10 @@ def _rows(table: pd.DataFrame, model: str, control: str, region: str) -> pd.Data
 
 def summary_lines(per_bin: pd.DataFrame, board: pd.DataFrame, stats: pd.DataFrame, clusters: pd.DataFrame,
                   labels: Mapping[str, str], regions: Sequence[str], settings: ComparisonSettings, *,
-                  no_ceiling: bool = False) -> str:
-    """The plain-text summary: per-bin medians, the leaderboard and the contrasts with their clusters."""
+                  no_ceiling: bool = False,
+                  windows_left_out: Mapping[str, tuple[float | None, float | None]] | None = None) -> str:
+    """The plain-text summary: per-bin medians, the leaderboard (and the default windows left out of
+    it, ``windows_left_out``) and the contrasts with their clusters."""
     metric = settings.metric
     what = _METRIC_TEXT["r_no_ceiling" if metric == "r" and no_ceiling else metric]
     lines = [f"{what} per time bin"]
@@ -268,6 +292,9 @@ def summary_lines(per_bin: pd.DataFrame, board: pd.DataFrame, stats: pd.DataFram
         lines.append(f"  {region} {window} ({_window_text((rows['window_start'].iloc[0], rows['window_end'].iloc[0]))}): "
                      + "; ".join(f"{r.label} {r.score:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]"
                                  for r in rows.itertuples()))
+    if windows_left_out:
+        lines.append("  leaderboard windows left out (no time bin in them): "
+                     + ", ".join(f"{name} ({_window_text(w)})" for name, w in windows_left_out.items()))
     if stats.empty:
         lines.append("paired contrasts: none requested")
         return "\n".join(lines) + "\n"
