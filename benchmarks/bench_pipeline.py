@@ -148,23 +148,24 @@ def extraction_stages(n_images: int, n_steps: int, batch: int, repeats: int) -> 
 
 
 def demo_fit_inputs():
-    """The demo's first model, data, splits and mapping: what ``brainfit demo`` fits for it."""
+    """The demo's first model, data, splits and mapping: what ``brainfit demo`` fits for it (its zoo
+    config read and planned as the demo does)."""
     from brainfit.activations import RandomProjection, extract
-    from brainfit.assembly import average_repetitions
-    from brainfit.cli.demo import DemoConfig
-    from brainfit.data import load_dataset
-    from brainfit.mapping import RidgeMapping, make_splits
-    from brainfit.models import model_from_spec
+    from brainfit.mapping import RidgeMapping, Splits
     from brainfit.temporal import TemporalMap
+    from brainfit.zoo import ZooConfig, build_model, plan_zoo
+    from brainfit.zoo.plan import load_data
 
-    cfg = DemoConfig.from_yaml(ROOT / "analyses" / "demo" / "demo.yaml")
-    m = cfg.models[0]
-    model = model_from_spec(m.name, weights=m.weights, seed=m.seed)
-    stimuli, neural = load_dataset(cfg.dataset, **cfg.dataset_kwargs)
-    acts = extract(model, stimuli, layers=list(cfg.layers), projection=RandomProjection(cfg.projection_width,
-                   seed=cfg.projection_seed), cache=False, progress=False)
-    splits = make_splits(average_repetitions(neural), n_folds=cfg.n_folds, seed=cfg.splits_seed)
-    return acts, neural, TemporalMap.from_dict(m.temporal_map), splits, RidgeMapping(alphas=cfg.alphas), cfg
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = ZooConfig.from_yaml(ROOT / "analyses" / "demo" / "demo.yaml", out=tmp)
+        plan = plan_zoo(cfg)
+        fit = plan.fits[0]
+        splits = Splits.load(fit.splits_path)
+    stimuli, neural = load_data(fit.dataset)
+    m = cfg.mapping
+    acts = extract(build_model(fit.model), stimuli, layers=list(fit.layers), projection=RandomProjection(
+        m.projection_width, seed=m.projection_seed), cache=False, progress=False)
+    return acts, neural, TemporalMap.from_dict(fit.temporal_map), splits, RidgeMapping(alphas=m.alphas), cfg
 
 
 def bare_fits(X_by_layer: dict[str, np.ndarray], Y: np.ndarray, folds: list, alphas: np.ndarray) -> np.ndarray:
@@ -218,11 +219,11 @@ def fitting(repeats: int) -> dict[str, float]:
     res: dict[str, float] = {}
     for _ in range(repeats):
         t = time.perf_counter()
-        ds = fit_and_score(acts, neural, tmap, layers=list(cfg.layers), splits=splits, n_bootstrap=0, seed=cfg.seed,
+        ds = fit_and_score(acts, neural, tmap, layers=list(cfg.layers), splits=splits, n_bootstrap=0, seed=cfg.mapping.seed,
                            keep_predictions=True, mapping=mapping, progress=False)
         res["fit_and_score"] = min(res.get("fit_and_score", np.inf), time.perf_counter() - t)
         t = time.perf_counter()
-        pred = bare_fits(X_by_layer, Y, folds, np.asarray(cfg.alphas))
+        pred = bare_fits(X_by_layer, Y, folds, np.asarray(cfg.mapping.alphas))
         res["bare"] = min(res.get("bare", np.inf), time.perf_counter() - t)
     ours = np.moveaxis(ds["prediction"].values, -1, 0)
     res["max_abs_pred_diff"] = float(np.abs(ours - pred).max())
@@ -240,7 +241,7 @@ def demo_wall() -> float:
         env = {**os.environ, "BRAINFIT_CACHE": str(Path(tmp) / "cache")}
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "brainfit.cli", "demo", "--config", str(ROOT / "analyses/demo/demo.yaml"),
-                        "--out", str(Path(tmp) / "out"), "--no-progress"], check=True, env=env,
+                        "--out", str(Path(tmp) / "out")], check=True, env=env,
                        stdout=subprocess.DEVNULL, cwd=ROOT)
         return time.perf_counter() - t
 

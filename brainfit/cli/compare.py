@@ -95,16 +95,12 @@ def _windows(pairs: list[str] | None) -> dict | None:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from brainfit._io import atomic_write_json
-    from brainfit.compare import ComparisonSettings
+    from brainfit.compare import ComparisonSettings, resolve_metric
     from brainfit.report import provenance, write_comparison, write_report
-    from brainfit.scoring import has_ceiling
 
     windows = _windows(args.window)
     scores, fits, models = collect_scores(args.scores, args.dataset)
-    metric = args.metric
-    if metric is None:  # ceiled scores, unless the data had no single trials (no ceiling: raw r)
-        no_ceiling = any(not has_ceiling(ds) for by in scores.values() for ds in by.values())
-        metric = "r" if no_ceiling else "ceiled"
+    metric = resolve_metric(args.metric, scores)  # auto: ceiled, unless the data had no single trials
     settings = ComparisonSettings(metric=metric, n_permutations=args.n_permutations,
                                   n_bootstrap=args.n_bootstrap, alpha=args.alpha, cluster_alpha=args.cluster_alpha,
                                   tail=_TAILS[args.tail], seed=args.seed)
@@ -151,7 +147,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", required=True, help="the model every other one is compared with")
     p.add_argument("--out", help="results folder (default: the folder the scores are in)")
     p.add_argument("--regions", nargs="*", help="regions (default: the baseline's)")
-    p.add_argument("--metric", choices=("ceiled", "r"), default=None,
+    p.add_argument("--metric", choices=("auto", "ceiled", "r"), default=defaults.metric,
                    help="score the tests and the leaderboard use (default: ceiled, or raw r when the data had no "
                         "single trials and so no ceiling)")
     p.add_argument("--n-permutations", type=int, default=defaults.n_permutations,

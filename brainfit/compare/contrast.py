@@ -29,7 +29,7 @@ from brainfit.compare.resample import (
     resampled_medians,
     stimulus_weights,
 )
-from brainfit.scoring import has_ceiling, median_over
+from brainfit.scoring import DEFAULT_N_BOOTSTRAP, DEFAULT_N_PERMUTATIONS, has_ceiling, median_over
 
 __all__ = ["Comparison", "ComparisonSettings", "compare_models", "compare_pairs"]
 
@@ -44,8 +44,8 @@ class ComparisonSettings:
     """
 
     metric: str = "ceiled"
-    n_permutations: int = 2000
-    n_bootstrap: int = 1000
+    n_permutations: int = DEFAULT_N_PERMUTATIONS
+    n_bootstrap: int = DEFAULT_N_BOOTSTRAP
     ci: float = 0.95
     alpha: float = 0.05
     cluster_alpha: float = 0.05

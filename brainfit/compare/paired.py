@@ -10,6 +10,7 @@ bins, and -- when they carry out-of-fold predictions -- the same stimuli with th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,11 +18,23 @@ import xarray as xr
 from scipy.stats import false_discovery_control
 
 from brainfit.assembly import NEUROID_ID, STIMULUS_ID, TIME_BIN, TIME_BIN_END, TIME_BIN_START
+from brainfit.scoring import has_ceiling
 
-__all__ = ["check_paired", "check_scores", "fdr_bh", "METRICS"]
+__all__ = ["check_paired", "check_scores", "fdr_bh", "METRICS", "resolve_metric"]
 
 #: Score variables a comparison can run on: ceiled score (r^2 / ceiling) and raw Pearson r.
 METRICS = ("ceiled", "r")
+
+
+def resolve_metric(metric: str, scores: Any) -> str:
+    """The metric a comparison runs on: ``"auto"`` is ``"ceiled"`` when every score Dataset of
+    ``scores`` (``{model: {region: Dataset}}``) has a ceiling, else ``"r"`` (data without single
+    trials have none); ``"ceiled"`` and ``"r"`` stand. The one place ``auto`` is decided."""
+    if metric == "auto":
+        return "ceiled" if all(has_ceiling(ds) for by in scores.values() for ds in by.values()) else "r"
+    if metric not in METRICS:
+        raise ValueError(f"metric must be 'auto', 'ceiled' or 'r', got {metric!r}")
+    return metric
 
 
 def check_scores(ds: xr.Dataset, name: str = "scores") -> None:

@@ -26,7 +26,7 @@ import xarray as xr
 
 from brainfit.assembly import TIME_BIN, TIME_BIN_END, TIME_BIN_START
 from brainfit.compare.paired import check_scores, has_predictions
-from brainfit.scoring import has_ceiling
+from brainfit.scoring import DEFAULT_N_BOOTSTRAP, has_ceiling
 from brainfit.compare.resample import (
     Resamples,
     neuroid_resampled_medians,
@@ -139,7 +139,7 @@ def default_windows(scores: Mapping[str, Mapping[str, xr.Dataset]]) -> tuple[dic
 
 def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
                 windows: Mapping[str, tuple[float | None, float | None]] | None = None,
-                n_bootstrap: int = 1000, ci: float = 0.95, seed: int = 0,
+                n_bootstrap: int = DEFAULT_N_BOOTSTRAP, ci: float = 0.95, seed: int = 0,
                 labels: Mapping[str, str] | None = None, metric: str = "ceiled",
                 resamples: Resamples | None = None) -> pd.DataFrame:
     """Model x region x time-window table of ceiled scores (or raw r) with CIs (module docstring).

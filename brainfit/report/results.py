@@ -39,7 +39,7 @@ from brainfit.compare import (
     per_bin_table,
     to_markdown,
 )
-from brainfit.scoring import has_ceiling
+from brainfit.scoring import DEFAULT_N_BOOTSTRAP, has_ceiling
 
 __all__ = ["summary_lines", "write_comparison"]
 
@@ -63,7 +63,7 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
                      labels: Mapping[str, str] | None = None, fits: Mapping[str, xr.Dataset] | None = None,
                      neural: xr.DataArray | None = None,
                      windows: Mapping[str, tuple[float | None, float | None]] | None = None,
-                     settings: ComparisonSettings | None = None, leaderboard_bootstrap: int = 1000,
+                     settings: ComparisonSettings | None = None, leaderboard_bootstrap: int = DEFAULT_N_BOOTSTRAP,
                      extra_figures: Mapping[str, tuple[Any, str]] | None = None,
                      resamples: Resamples | bool = True) -> dict[str, Any]:
     """Compare ``pairs`` of models and write tables, figures and a summary into ``out``.

@@ -87,7 +87,7 @@ from brainfit.scoring.ceiling import (
     split_half_ceiling,
     split_half_masks,
 )
-from brainfit.scoring.config import ScoringConfig
+from brainfit.scoring.config import DEFAULT_N_BOOTSTRAP, DEFAULT_N_PERMUTATIONS, ScoringConfig
 from brainfit.scoring.correlation import correlate, pearson_r, standardize_within_folds, weighted_pearson
 from brainfit.scoring.pipeline import fit_and_score, score_predictions
 from brainfit.scoring.regions import score_by_region
@@ -95,6 +95,8 @@ from brainfit.scoring.results import load_scores, save_scores
 
 __all__ = [
     "CEILING_CONVENTION",
+    "DEFAULT_N_BOOTSTRAP",
+    "DEFAULT_N_PERMUTATIONS",
     "NO_CEILING_NOTE",
     "CeilingEstimate",
     "ScoringConfig",

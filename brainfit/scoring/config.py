@@ -17,7 +17,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ScoringConfig"]
+__all__ = ["DEFAULT_N_BOOTSTRAP", "DEFAULT_N_PERMUTATIONS", "ScoringConfig"]
+
+#: Bootstrap resamples of every CI, and sign-flip patterns of every permutation test, unless a call
+#: or a config says otherwise: the one default of brainfit (scoring, comparisons, leaderboards,
+#: the zoo and every command).
+DEFAULT_N_BOOTSTRAP = 500
+DEFAULT_N_PERMUTATIONS = 2000
 
 
 def _as_int(name: str, value: Any, minimum: int) -> int:
@@ -54,7 +60,7 @@ class ScoringConfig:
         Random split halves averaged for the ceiling (>= 1).
     reliability_threshold : float, default 0.3
         Neuroid-bins with a ceiling below it are flagged unreliable and summarised separately.
-    n_bootstrap : int, default 1000
+    n_bootstrap : int, default :data:`DEFAULT_N_BOOTSTRAP` (500)
         Bootstrap resamples of stimuli for the CIs (0: no CIs).
     n_bootstrap_splits : int, default 10
         Split halves used to recompute the ceiling in each resample (0: the ceiling is held
@@ -102,7 +108,7 @@ class ScoringConfig:
 
     n_ceiling_splits: int = 100
     reliability_threshold: float = 0.3
-    n_bootstrap: int = 1000
+    n_bootstrap: int = DEFAULT_N_BOOTSTRAP
     n_bootstrap_splits: int = 10
     ci: float = 0.95
     seed: int = 0

@@ -26,7 +26,7 @@ from brainfit.assembly import (
 )
 from brainfit.mapping import Splits
 from brainfit.scoring.ceiling import estimate_ceiling
-from brainfit.scoring.config import ScoringConfig
+from brainfit.scoring.config import DEFAULT_N_BOOTSTRAP, ScoringConfig
 from brainfit.scoring.pipeline import fit_and_score, score_predictions
 
 __all__ = ["score_by_region"]
@@ -34,7 +34,7 @@ __all__ = ["score_by_region"]
 
 def score_by_region(activations: xr.DataArray, neural: xr.DataArray, temporal_map: Any = None, *,
                     regions: Sequence[str], splits: Splits, layers: Sequence[str] | None = None,
-                    mapping: Any = None, n_bootstrap: int = 500, seed: int = 0, progress: bool = False,
+                    mapping: Any = None, n_bootstrap: int = DEFAULT_N_BOOTSTRAP, seed: int = 0, progress: bool = False,
                     attrs: dict | None = None) -> tuple[xr.Dataset, dict[str, xr.Dataset]]:
     """Fit ``activations`` to ``neural`` and score each region with its layer chosen on training folds.
 

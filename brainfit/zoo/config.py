@@ -52,6 +52,7 @@ from brainfit._config import (
     show,
     str_field,
 )
+from brainfit.scoring.config import DEFAULT_N_BOOTSTRAP, DEFAULT_N_PERMUTATIONS
 from brainfit.temporal import TemporalMap
 from brainfit.zoo.entries import ModelSpec, model_entry
 from brainfit.zoo.fields import (
@@ -93,7 +94,7 @@ class MappingSettings:
     ridge_log10_alphas: tuple[int, int] = (-2, 10)
     projection_width: int = 512
     projection_seed: int = 0
-    n_bootstrap: int = 500
+    n_bootstrap: int = DEFAULT_N_BOOTSTRAP
     seed: int = 0
 
     @property
@@ -132,8 +133,8 @@ class CompareSettings:
     """
 
     contrasts: tuple[tuple[str, str], ...] = ()
-    n_permutations: int = 2000
-    n_bootstrap: int = 500
+    n_permutations: int = DEFAULT_N_PERMUTATIONS
+    n_bootstrap: int = DEFAULT_N_BOOTSTRAP
     metric: str = "auto"
     seed: int = 0
     heatmaps: bool | None = None

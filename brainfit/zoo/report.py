@@ -56,9 +56,8 @@ def write_zoo_report(config: ZooConfig, *, partial: bool = False, title: str | N
     missing fits. ``extra_figures``: the report's hook for more figures (:data:`FigureHook`),
     called once per dataset.
     """
-    from brainfit.compare import ComparisonSettings
+    from brainfit.compare import ComparisonSettings, resolve_metric
     from brainfit.report import provenance, write_comparison, write_report
-    from brainfit.scoring import has_ceiling
 
     emit = on_event or (lambda event: None)
     plan = plan_zoo(config, write=False)
@@ -82,9 +81,7 @@ def write_zoo_report(config: ZooConfig, *, partial: bool = False, title: str | N
             continue
         regions = plan.datasets[dspec.id]["regions"]
         scores = {m: {r: results[(m, dspec.id, r)][0] for r in regions} for m in models}
-        metric = cmp.metric
-        if metric == "auto":
-            metric = "ceiled" if all(has_ceiling(ds) for by in scores.values() for ds in by.values()) else "r"
+        metric = resolve_metric(cmp.metric, scores)
         pairs = [(a, b) for a, b in cmp.contrasts if a in scores and b in scores]
         dropped = [f"{a} - {b}" for a, b in cmp.contrasts if (a, b) not in pairs]
         heatmaps = cmp.heatmaps if cmp.heatmaps is not None else len(models) <= MAX_HEATMAPS

@@ -37,7 +37,7 @@ def test_validation_names_the_field(field, value, error, message):
 
 def test_defaults_frozen_and_normalised():
     cfg = ScoringConfig()
-    assert cfg.to_dict() == {"n_ceiling_splits": 100, "reliability_threshold": 0.3, "n_bootstrap": 1000,
+    assert cfg.to_dict() == {"n_ceiling_splits": 100, "reliability_threshold": 0.3, "n_bootstrap": 500,
                              "n_bootstrap_splits": 10, "ci": 0.95, "seed": 0, "r_over": "folds",
                              "min_fold_stimuli": 10}
     with pytest.raises(dataclasses.FrozenInstanceError):
