@@ -38,6 +38,7 @@ __all__ = [
     "Invalid",
     "bool_field",
     "check_fields",
+    "check_mapping",
     "choice",
     "float_field",
     "int_field",
@@ -46,6 +47,7 @@ __all__ = [
     "show",
     "str_field",
     "to_float",
+    "unknown_keys",
 ]
 
 # A decimal number as Python and YAML 1.2 write it (YAML 1.1 needs a dot and a signed exponent).
@@ -168,6 +170,36 @@ def check_fields(checks: Mapping[str, Callable[[Any], Any]], values: Mapping[str
         except Invalid as err:
             problems.append(f"{name}={show(values[name])} (expected {err.args[0]})")
     return out, problems
+
+
+def unknown_keys(d: Mapping[str, Any], known: Sequence[str], what: str = "") -> list[str]:
+    """One problem naming the keys of ``d`` that are not in ``known`` (with the closest known name
+    for each where there is one), or none: ``"mapping: unknown setting(s) ['n_foldz'] (did you
+    mean 'n_folds'?); known: [...]"``. The one wording of an unknown key in every config."""
+    import difflib
+
+    unknown = [k for k in d if k not in known]
+    if not unknown:
+        return []
+    names = [str(k) for k in known]
+    hints = []
+    for k in unknown:
+        close = difflib.get_close_matches(str(k), names, n=1)
+        if close:
+            hints.append(f"{close[0]!r}" + (f" for {k!r}" if len(unknown) > 1 else ""))
+    return [(f"{what}: " if what else "") + f"unknown setting(s) {sorted(map(str, unknown))}"
+            + (f" (did you mean {', '.join(hints)}?)" if hints else "") + f"; known: {names}"]
+
+
+def check_mapping(d: Any, what: str, checks: Mapping[str, Callable[[Any], Any]]) -> tuple[dict[str, Any], list[str]]:
+    """Check the settings mapping ``d`` (one part of a config, named ``what`` in messages; ``""`` for
+    the top level) against ``checks``: ``(values, problems)``, unknown keys refused
+    (:func:`unknown_keys`) and every bad field named ``what.field=value (expected ...)``. The one
+    validation step of every brainfit config (zoo, training, analyses)."""
+    if not isinstance(d, Mapping):
+        return {}, [f"{what or 'config'}={show(d)} (expected a mapping of settings)"]
+    values, bad = check_fields(checks, d)
+    return values, unknown_keys(d, list(checks), what) + [f"{what}.{p}" if what else p for p in bad]
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -14,7 +14,6 @@ that YAML 1.1 reads as strings, booleans from booleans only, NaN/inf refused) ar
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -36,6 +35,7 @@ from brainfit._config import (
     show,
     str_field,
     to_float,
+    unknown_keys,
 )
 
 __all__ = ["ConfigError", "TrainConfig", "read_config_file"]
@@ -330,13 +330,7 @@ class TrainConfig:
             else:
                 problems.append(f"{f.name} is missing (required)")
         problems += _check(values)[1]
-        unknown = [k for k in d if k not in names]
-        if unknown:
-            hints = []
-            for k in unknown:
-                close = difflib.get_close_matches(str(k), names, n=1)
-                hints.append(show(k) + (f" (did you mean {close[0]!r}?)" if close else ""))
-            problems.append(f"unknown field(s) {', '.join(hints)}; known fields: {', '.join(names)}")
+        problems += unknown_keys(d, names)
         if problems:
             raise ConfigError(_message(problems, source), problems)
         return cls(**values)

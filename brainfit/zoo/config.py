@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from brainfit._config import (
+    check_mapping,
+    unknown_keys,
     ConfigError,
     Invalid,
     bool_field,
@@ -59,7 +61,6 @@ from brainfit.zoo.fields import (
     absolute,
     check_id,
     decades,
-    fields,
     mapping,
     names,
     temporal_map,
@@ -179,7 +180,7 @@ def _dataset(d: Any, where: str) -> tuple[list[DatasetSpec], list[str]]:
         d = {"name": d}
     checks = {"name": str_field(), "id": check_id, "kwargs": mapping, "regions": optional(names),
               "sessions": _sessions}
-    values, problems = fields(d, where, checks)
+    values, problems = check_mapping(d, where, checks)
     if isinstance(d, dict) and "name" not in d:
         problems.append(f"{where}: 'name' (a registered dataset) is required")
     if "sessions" in values and "session" in values.get("kwargs", {}):
@@ -298,10 +299,9 @@ class ZooConfig:
             if not isinstance(overlay, Mapping) or not overlay:
                 raise ConfigError(f"invalid zoo config: quick={show(overlay)} (expected a mapping of settings to "
                                   "override)", [f"quick={show(overlay)}"])
-            unknown = sorted(set(overlay) - set(_KNOWN) - {"quick"})
-            if "quick" in overlay or unknown:
-                problem = f"quick: unknown setting(s) {unknown or ['quick']}; known: {list(_KNOWN[:-1])}"
-                raise ConfigError(f"invalid zoo config: {problem}", [problem])
+            bad = unknown_keys(overlay, _KNOWN[:-1], "quick")
+            if bad:
+                raise ConfigError(f"invalid zoo config: {bad[0]}", bad)
             base = cls.from_dict(d, out=out)  # the config's own problems first, named as they are
             try:  # the quick version must be valid too, whichever is run
                 fast = cls.from_dict(with_overlay(d, overlay), out=out)
@@ -313,8 +313,7 @@ class ZooConfig:
             raise ConfigError("invalid zoo config: quick: this config has no 'quick' overrides", ["quick: none"])
         if out is not None:
             d["out"] = os.fspath(out)
-        problems = [f"unknown setting(s) {sorted(set(d) - set(_KNOWN))}; known: {list(_KNOWN)}"] \
-            if set(d) - set(_KNOWN) else []
+        problems = unknown_keys(d, _KNOWN)
         top, bad = check_fields(_TOP_CHECKS, d)
         problems += bad
         for required in ("name", "out", "models", "datasets"):
@@ -333,16 +332,16 @@ class ZooConfig:
         dup = sorted({x for x in labels if labels.count(x) > 1})
         if dup:  # figures and tables name models by label
             problems.append(f"model labels {dup} are given more than once (give each model its own 'label')")
-        tmaps, bad = fields(d.get("temporal_maps", {}), "temporal_maps",
+        tmaps, bad = check_mapping(d.get("temporal_maps", {}), "temporal_maps",
                              {"time_varying": temporal_map, "constant": temporal_map})
         problems += bad
-        mapping, bad = fields(d.get("mapping", {}), "mapping", _MAPPING_CHECKS)
+        mapping, bad = check_mapping(d.get("mapping", {}), "mapping", _MAPPING_CHECKS)
         problems += bad
-        splits, bad = fields(d.get("splits", {}), "splits", _SPLIT_CHECKS)
+        splits, bad = check_mapping(d.get("splits", {}), "splits", _SPLIT_CHECKS)
         problems += bad
         if splits.get("file") is not None:
             splits["file"] = absolute(splits["file"])
-        compare, bad = fields(d.get("compare", {}), "compare", _COMPARE_CHECKS)
+        compare, bad = check_mapping(d.get("compare", {}), "compare", _COMPARE_CHECKS)
         problems += bad
         ids = {m.id for m in models}
         pairs = list(compare.get("contrasts", ()))

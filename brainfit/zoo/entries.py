@@ -15,13 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from brainfit._config import Invalid, int_field, optional, show, str_field
+from brainfit._config import Invalid, check_mapping, int_field, optional, show, str_field
 from brainfit._io import stable_hash
 from brainfit.zoo.fields import (
     MAX_ID,
     absolute,
     check_id,
-    fields,
     mapping,
     names,
     safe_name,
@@ -105,7 +104,7 @@ def _sweep_points(values: dict, where: str) -> tuple[list[dict], list[str]]:
     points = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
     sample = values.get("sample")
     if sample is not None:
-        s, problems = fields(sample, f"{where}.sample", {"n": int_field(1), "seed": int_field(0)})
+        s, problems = check_mapping(sample, f"{where}.sample", {"n": int_field(1), "seed": int_field(0)})
         if not problems and "n" not in s:
             problems.append(f"{where}.sample: 'n' (how many combinations to draw) is required")
         if problems:
@@ -136,7 +135,7 @@ def model_entry(d: Any, where: str) -> tuple[list[ModelSpec], list[str]]:
     if not isinstance(d, dict):
         return [], [f"{where}={show(d)} (expected a mapping such as {{model: convrnn_small_rgc}})"]
     kind = _kind(d)
-    values, problems = fields(d, where, {**_COMMON, **_KINDS[kind]})
+    values, problems = check_mapping(d, where, {**_COMMON, **_KINDS[kind]})
     if kind in ("registry", "sweep") and "model" not in d:
         problems.append(f"{where}: 'model' (a registry name; `brainfit models list`) is required")
     if kind == "module":

@@ -8,10 +8,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from brainfit._config import Invalid, check_fields, show
+from brainfit._config import Invalid
 from brainfit.temporal import TemporalMap
 
-__all__ = ["MAX_ID", "absolute", "check_id", "decades", "fields", "mapping", "names", "safe_name", "temporal_map"]
+__all__ = ["MAX_ID", "absolute", "check_id", "decades", "mapping", "names", "safe_name", "temporal_map"]
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=-]*")
 MAX_ID = 100
@@ -57,13 +57,3 @@ def decades(value: Any) -> tuple[int, int]:
 
 def absolute(path: str) -> str:
     return os.path.abspath(os.path.expanduser(path))
-
-
-def fields(d: Any, what: str, checks: Mapping[str, Callable[[Any], Any]]) -> tuple[dict, list[str]]:
-    """Check the mapping ``d`` against ``checks`` (unknown keys refused): ``(values, problems)``."""
-    if not isinstance(d, dict):
-        return {}, [f"{what}={show(d)} (expected a mapping of settings)"]
-    unknown = sorted(set(d) - set(checks))
-    problems = [f"{what}: unknown setting(s) {unknown}; known: {sorted(checks)}"] if unknown else []
-    values, bad = check_fields(checks, d)
-    return values, problems + [f"{what}.{p}" for p in bad]

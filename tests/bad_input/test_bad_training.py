@@ -49,8 +49,8 @@ CASES = [
     pytest.param("", ConfigError, ["model is missing", "data is missing"], id="yaml-empty"),
     pytest.param(None, FileNotFoundError, ["training config not found", "cfg.yaml"], id="yaml-missing-file"),
     # what the old validator already refused (now in the same one-error format)
-    pytest.param(_d(epochz=3), ConfigError, ["unknown field(s) 'epochz'", "did you mean 'epochs'?",
-                                             "known fields: model, data, model_kwargs"], id="unknown-key"),
+    pytest.param(_d(epochz=3), ConfigError, ["unknown setting(s) ['epochz']", "did you mean 'epochs'?",
+                                             "known: ['model', 'data', 'model_kwargs'"], id="unknown-key"),
     pytest.param(_d(optimizer="adam"), ConfigError, ["optimizer='adam'", "one of 'adamw', 'sgd'"], id="optimizer"),
     pytest.param(_d(batch_size=0), ConfigError, ["batch_size=0", "an int >= 1"], id="batch-size-0"),
     pytest.param(_d(mean=[0.5, 0.5]), ConfigError, ["mean=[0.5, 0.5]", "3 finite numbers"], id="mean-2-values"),
@@ -120,7 +120,7 @@ def test_one_error_names_every_bad_field():
     message = str(info.value)
     assert message.startswith("invalid training config: ")
     for part in ("lr='abc' (expected a number > 0)", "epochs=1.5 (expected an int >= 1)", "grad_clip=-1",
-                 "augment='false'", "warmup_epochs=-3", "unknown field(s) 'epochz'"):
+                 "augment='false'", "warmup_epochs=-3", "unknown setting(s) ['epochz']"):
         assert part in message
     assert len(info.value.problems) == 6
     with pytest.raises(ConfigError, match=r"lr='abc'.*epochs=1\.5|epochs=1\.5.*lr='abc'"):  # also at construction
@@ -168,7 +168,7 @@ def test_a_run_that_cannot_start_leaves_no_folder(tmp_path):
 @pytest.mark.parametrize(("extra", "yaml_text", "parts"), [
     (["--set", "lr=abc"], None, ["lr='abc'", "a number > 0"]),
     (["--set", "epochs=1.5"], None, ["epochs=1.5", "an int >= 1"]),
-    (["--set", "epochz=2"], None, ["unknown field(s) 'epochz'"]),
+    (["--set", "epochz=2"], None, ["unknown setting(s) ['epochz']"]),
     (["--config", "{cfg}"], "model: ff_small\ndata: [synthetic\n", ["cfg.yaml", "line 3, column 1"]),
     (["--config", "{cfg}"], "epochs: 1.5\naugment: 'false'\n", ["cfg.yaml", "epochs=1.5", "augment='false'"]),
     (["--config", "{cfg}"], "- a\n", ["cfg.yaml", "must be a mapping"]),

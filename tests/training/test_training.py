@@ -232,5 +232,5 @@ def test_step_loss_weights():
 def test_bad_config():
     with pytest.raises(ValueError, match=r"loss_steps='first' \(expected one of 'last', 'all'\)"):
         TrainConfig(model="ff_small", data="x", loss_steps="first")
-    with pytest.raises(ValueError, match=r"unknown field\(s\) 'epochz'"):
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['epochz'\]"):
         TrainConfig.from_dict({"model": "ff_small", "data": "x", "epochz": 3})
