@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["parse_overrides", "add_model_arguments", "model_from_args"]
+__all__ = ["parse_overrides", "add_model_arguments", "check_trained_weights", "model_from_args"]
 
 
 def parse_overrides(pairs: Sequence[str] | None, option: str = "--set") -> dict[str, Any]:
@@ -55,7 +55,7 @@ def model_from_args(args: argparse.Namespace) -> tuple[Any, str]:
     """
     from pathlib import Path
 
-    from brainfit.models import list_pretrained, loads_own_weights, model_from_spec
+    from brainfit.models import model_from_spec
 
     kwargs = parse_overrides(args.model_set, "--model-set")
     if args.checkpoint:
@@ -65,10 +65,18 @@ def model_from_args(args: argparse.Namespace) -> tuple[Any, str]:
     if args.random_init:
         model = model_from_spec(args.model, weights="random", seed=args.seed, **kwargs)
         return model, f"{args.model}-random{args.seed}"
+    check_trained_weights(args, kwargs)
+    return model_from_spec(args.model, weights="pretrained", **kwargs), args.model
+
+
+def check_trained_weights(args: argparse.Namespace, kwargs: dict[str, Any]) -> None:
+    """Refuse trained weights for a model without them, or with architecture overrides: random
+    weights are never picked silently (the rule of every command that takes a model)."""
+    from brainfit.models import list_pretrained, loads_own_weights, model_from_spec
+
     if not args.pretrained and kwargs:
         raise ValueError("--model-set changes the architecture, so trained weights do not fit it; add --random-init")
     if not args.pretrained and not (loads_own_weights(args.model) or args.model in list_pretrained()):
         model_from_spec(args.model, weights="random")  # an unknown name fails here, listing close matches
         raise ValueError(f"{args.model!r} has no trained weights; choose --checkpoint PATH or --random-init "
                          f"[--seed N] (models with weights: {', '.join(list_pretrained())})")
-    return model_from_spec(args.model, weights="pretrained", **kwargs), args.model

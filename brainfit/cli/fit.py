@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from brainfit.cli._common import add_model_arguments, parse_overrides
+from brainfit.cli._common import add_model_arguments, check_trained_weights, parse_overrides
 
 __all__ = ["add_parser", "fit_config"]
 
@@ -22,8 +22,6 @@ MAPS = ("one_to_one", "constant", "graded")
 
 def _model_entry(args: argparse.Namespace) -> dict[str, Any]:
     """The zoo ``models:`` entry of the model flags (weights never chosen silently)."""
-    from brainfit.models import list_pretrained, loads_own_weights, model_from_spec
-
     kwargs = parse_overrides(args.model_set, "--model-set")
     if args.checkpoint:
         entry: dict[str, Any] = {"checkpoints": args.checkpoint, **({"model": args.model} if args.model else {})}
@@ -32,12 +30,7 @@ def _model_entry(args: argparse.Namespace) -> dict[str, Any]:
     elif args.random_init:
         entry = {"model": args.model, "weights": "random", "seed": args.seed, **({"kwargs": kwargs} if kwargs else {})}
     else:
-        if kwargs:
-            raise ValueError("--model-set changes the architecture, so trained weights do not fit it; add --random-init")
-        if not args.pretrained and not (loads_own_weights(args.model) or args.model in list_pretrained()):
-            model_from_spec(args.model, weights="random")  # an unknown name fails here, listing close matches
-            raise ValueError(f"{args.model!r} has no trained weights; choose --checkpoint PATH or --random-init "
-                             f"[--seed N] (models with weights: {', '.join(list_pretrained())})")
+        check_trained_weights(args, kwargs)
         entry = {"model": args.model}
     for key, value in (("id", args.name), ("label", args.label), ("layers", args.layers), ("n_steps", args.n_steps),
                        ("on_steps", args.on_steps)):

@@ -308,13 +308,21 @@ def _ceiling_for(neural: xr.DataArray, avg: xr.DataArray, ceiling: xr.DataArray 
                              "data (estimate_ceiling on the same single trials, in the same stimulus order, with "
                              "the same ScoringConfig)")
         return found
+    return _split_half_for(neural, avg, n_ceiling_splits, seed, keep, trials_key, nids, hashes)
+
+
+def _split_half_for(neural: xr.DataArray, avg: xr.DataArray, n_ceiling_splits: int, seed: int, keep: int,
+                    trials_key: str, nids: np.ndarray | None, hashes: np.ndarray | None) -> tuple:
+    """The split-half part of :func:`_ceiling_for` (memo, else computed), its keys already made."""
+    N, T = avg.sizes[NEUROID], avg.sizes[TIME_BIN]
+    ids = stimulus_ids(avg)
     found = _from_memo(trials_key, nids, hashes, keep)
     if found is not None:
         return found
     group, rep = _trial_groups(neural, ids)
     n_trials = neural.sizes[PRESENTATION]
     res = _split_half_core(neural.values.reshape(n_trials, -1).astype(np.float64), group, rep, len(ids),
-                           n_ceiling_splits, seed, keep_halves=keep, stacklevel=4)
+                           n_ceiling_splits, seed, keep_halves=keep, stacklevel=5)
     attrs = {"ceiling_source": "split_half", "ceiling_n_splits": int(n_ceiling_splits),
              "ceiling_spearman_brown_k": res["k"], "ceiling_n_stimuli": len(res["usable"])}
     res["split_half_r"] = res["r_half"].reshape(N, T)
@@ -459,7 +467,8 @@ def estimate_ceiling(neural: xr.DataArray, config: Any = None, **settings: Any) 
         raise ValueError("a ceiling estimate needs single trials (a 'repetition' coord) and 'neuroid_id' coords")
     avg = average_repetitions(neural)
     keep = min(cfg.n_bootstrap_splits, cfg.n_ceiling_splits) if cfg.n_bootstrap else 0
-    out = _ceiling_for(neural, avg, None, cfg.n_ceiling_splits, cfg.seed, cfg.n_bootstrap, cfg.n_bootstrap_splits)
-    return CeilingEstimate(trials_key=_trials_key(neural, stimulus_ids(avg), cfg.n_ceiling_splits, cfg.seed),
-                           keep=keep, neuroid_ids=np.asarray(avg.coords[NEUROID_ID].values).astype(str),
-                           hashes=_neuroid_hashes(neural), result=out)
+    trials_key = _trials_key(neural, stimulus_ids(avg), cfg.n_ceiling_splits, cfg.seed)
+    nids = np.asarray(avg.coords[NEUROID_ID].values).astype(str)
+    hashes = _neuroid_hashes(neural)  # once: the key, the memo and every later check use it
+    out = _split_half_for(neural, avg, cfg.n_ceiling_splits, cfg.seed, keep, trials_key, nids, hashes)
+    return CeilingEstimate(trials_key=trials_key, keep=keep, neuroid_ids=nids, hashes=hashes, result=out)

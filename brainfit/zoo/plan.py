@@ -31,7 +31,7 @@ from brainfit._io import atomic_write_json, sha256_file, stable_hash
 from brainfit.zoo.config import DatasetSpec, ModelSpec, ZooConfig
 from brainfit.zoo.fields import safe_name
 
-__all__ = ["ExtractTask", "FitTask", "Plan", "ZooPlanError", "build_model", "load_data", "plan_zoo"]
+__all__ = ["ExtractTask", "FitTask", "Plan", "ZooPlanError", "build_model", "load_data", "plan_zoo", "read_manifest"]
 
 #: Changes when the result files' layout or meaning changes (part of every fit key).
 RESULT_FORMAT = 2
@@ -108,16 +108,24 @@ class FitTask:
 
     def finished(self) -> dict | None:
         """The manifest of a complete, undamaged result (its key and every file's SHA-256 match), else None."""
-        try:
-            manifest = json.loads(self.paths()["manifest"].read_text())
-            if manifest.get("key") != self.key:
-                return None
-            for what, path in self.files().items():
-                if sha256_file(path) != manifest["sha256"][what]:
-                    return None
-        except (OSError, ValueError, KeyError, TypeError):
+        found = read_manifest(self.paths()["manifest"])
+        if found is None or found[0].get("key") != self.key or found[1] != self.files():
             return None
-        return manifest
+        return found[0]
+
+
+def read_manifest(path: str | Path) -> tuple[dict, dict[str, Path]] | None:
+    """``(manifest, files)`` of a fit's manifest whose files (named in it, beside it) all match their
+    SHA-256; None for a missing, unreadable or damaged result. The one check of a complete result."""
+    path = Path(path)
+    try:
+        manifest = json.loads(path.read_text())
+        files = {what: path.parent / name for what, name in manifest["files"].items()}
+        if any(sha256_file(p) != manifest["sha256"][what] for what, p in files.items()):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return manifest, files
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from brainfit.zoo.plan import FitTask, Plan
+from brainfit.zoo.plan import FitTask, Plan, read_manifest
 
 __all__ = ["RESULT_COLUMNS", "load_results", "read_results_folder", "results_table"]
 
@@ -57,20 +56,17 @@ def read_results_folder(folder: str | os.PathLike, dataset: str | None = None) -
     ValueError
         For a folder without results, an unknown ``dataset`` or several datasets without one named.
     """
-    from brainfit._io import sha256_file
     from brainfit.scoring import load_scores
 
     root = Path(folder) / "results"
     found: dict[str, dict[str, tuple[float, Path, dict]]] = {}
     for path in sorted(root.glob("*/*/*.json")):
-        try:
-            manifest = json.loads(path.read_text())
-            files = {w: path.parent / name for w, name in manifest["files"].items()}
-            if any(sha256_file(p) != manifest["sha256"][w] for w, p in files.items()):
-                raise ValueError("a file does not match its SHA-256")
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-            warnings.warn(f"{path}: not a complete result, left out ({err})", RuntimeWarning, stacklevel=2)
+        found_here = read_manifest(path)
+        if found_here is None:
+            warnings.warn(f"{path}: not a complete result (unreadable, or a file missing or damaged), left out",
+                          RuntimeWarning, stacklevel=2)
             continue
+        manifest, files = found_here
         ds_id, model = manifest["dataset"], manifest["model"]
         stamp = path.stat().st_mtime
         if model not in found.setdefault(ds_id, {}) or stamp > found[ds_id][model][0]:
