@@ -33,10 +33,12 @@ def _score_files(paths: list[str]) -> list[Path]:
     return files
 
 
-def collect_scores(paths: list[str], dataset: str | None = None) -> tuple[dict, dict, dict]:
+def collect_scores(paths: list[str], dataset: str | None = None,
+                   readout: str | None = None) -> tuple[dict, dict, dict]:
     """``(scores, fits, models)`` from results folders, score files or folders of them:
     ``scores[model][region]`` (per-region Datasets), ``fits[model]`` (per-layer fits) and
-    ``models[model]`` (the model attrs)."""
+    ``models[model]`` (the model attrs). ``readout`` picks one readout of results holding both
+    (score files of other readouts are left out); models under two readouts are never compared."""
     from brainfit.scoring import load_scores
     from brainfit.zoo import read_results_folder
 
@@ -48,7 +50,7 @@ def collect_scores(paths: list[str], dataset: str | None = None) -> tuple[dict, 
         if not (Path(p) / "results").is_dir():
             files.append(p)
             continue
-        found = read_results_folder(p, dataset)
+        found = read_results_folder(p, dataset, readout)
         for name, by_region in found["scores"].items():
             if name in scores:
                 raise ValueError(f"model {name!r} has results in two of the folders (the second is {p})")
@@ -57,6 +59,8 @@ def collect_scores(paths: list[str], dataset: str | None = None) -> tuple[dict, 
         models.update(found["models"])
     for f in _score_files(files) if files else []:
         ds = load_scores(f)
+        if readout is not None and ds.attrs.get("readout", "per_bin") != readout:
+            continue
         model = ds.attrs.get("model")
         name = model.get("name") if isinstance(model, dict) else None
         if name is None:
@@ -73,7 +77,13 @@ def collect_scores(paths: list[str], dataset: str | None = None) -> tuple[dict, 
             raise ValueError(f"two score files for model {name!r} and region {region!r} (the second is {f})")
         scores.setdefault(name, {})[region] = ds
     if not scores:
-        raise ValueError("no results or per-region score files among " + ", ".join(paths))
+        raise ValueError("no results or per-region score files among " + ", ".join(paths)
+                         + (f" with the {readout!r} readout" if readout else ""))
+    found_readouts = {m: {ds.attrs.get("readout", "per_bin") for ds in by.values()} for m, by in scores.items()}
+    kinds = sorted(set().union(*found_readouts.values()))
+    if len(kinds) > 1:
+        example = ", ".join(f"{m}: {sorted(r)}" for m, r in list(found_readouts.items())[:4])
+        raise ValueError(f"the scores mix readouts {kinds} (e.g. {example}): give --readout")
     return scores, fits, models
 
 
@@ -99,7 +109,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from brainfit.report import provenance, write_comparison, write_report
 
     windows = _windows(args.window)
-    scores, fits, models = collect_scores(args.scores, args.dataset)
+    scores, fits, models = collect_scores(args.scores, args.dataset, args.readout)
     metric = resolve_metric(args.metric, scores)  # auto: ceiled, unless the data had no single trials
     settings = ComparisonSettings(metric=metric, n_permutations=args.n_permutations,
                                   n_bootstrap=args.n_bootstrap, alpha=args.alpha, cluster_alpha=args.cluster_alpha,
@@ -144,6 +154,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("scores", nargs="+", metavar="SCORES",
                    help="results folders (of brainfit fit, zoo run, demo) or score files")
     p.add_argument("--dataset", help="the dataset to compare on, in results folders holding several")
+    p.add_argument("--readout", choices=("per_bin", "shared"),
+                   help="the readout to compare, in results holding both (brainfit zoo/demo with readout: both)")
     p.add_argument("--baseline", required=True, help="the model every other one is compared with")
     p.add_argument("--out", help="results folder (default: the folder the scores are in)")
     p.add_argument("--regions", nargs="*", help="regions (default: the baseline's)")

@@ -51,10 +51,10 @@ def run_demo(config: Any, *, device: str | None = None) -> dict[str, Any]:
     printer = Printer()
     run = run_zoo(config, workers=0, device=device, on_event=printer)
     report = write_zoo_report(config, extra_figures=channel_maps_hook, on_event=printer)
-    for dataset, path in report["reports"].items():
+    for name, path in report["reports"].items():
         print((path.parent / "summary.txt").read_text(), end="")
-        print(f"results of {dataset} in {config.out}/ ({run['seconds']:.0f} s to fit; results.csv, results/, "
-              f"report/{dataset}/: leaderboard.md, comparison/*.csv, figures/*.png, summary.txt)")
+        print(f"results of {name} in {config.out}/ ({run['seconds']:.0f} s to fit; results.csv, results/, "
+              f"report/{name}/: leaderboard.md, comparison/*.csv, figures/*.png, summary.txt)")
         print(f"report: {path}")
     return {"run": run, "report": report}
 

@@ -36,11 +36,16 @@ def _model_entry(args: argparse.Namespace) -> dict[str, Any]:
                        ("on_steps", args.on_steps)):
         if value is not None:
             entry[key] = value
+    latency = None
+    if args.latency_ms is not None:  # one latency, or a grid chosen on training folds
+        latency = args.latency_ms[0] if len(args.latency_ms) == 1 else list(args.latency_ms)
     if args.map is not None:
-        entry["temporal_map"] = {"kind": args.map, **({"latency_ms": args.latency_ms} if args.map == "one_to_one"
-                                                      else {})}
-    elif args.latency_ms is not None:
+        entry["temporal_map"] = {"kind": args.map, **({"latency_ms": latency} if args.map == "one_to_one"
+                                                      and latency is not None else {})}
+    elif latency is not None:
         raise ValueError("--latency-ms sets the one_to_one map's latency: give it with --map one_to_one")
+    if args.control is not None:
+        entry["control"] = args.control
     return entry
 
 
@@ -60,6 +65,8 @@ def fit_config(args: argparse.Namespace) -> Any:
         mapping["ridge_log10_alphas"] = list(args.alphas)
     if args.score_seed is not None:
         mapping["seed"] = args.score_seed
+    if args.readout is not None:
+        mapping["readout"] = args.readout
     splits = {k: v for k, v in (("n_folds", args.n_folds), ("seed", args.splits_seed), ("file", args.splits))
               if v is not None}
     d = {"name": "fit", "out": args.out, "datasets": [dataset], "models": [_model_entry(args)], "mapping": mapping,
@@ -80,8 +87,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     plan = summary["plan"]
     for fit in plan.fits:
         facts = plan.models[fit.model.id]
-        print(f"{fit.model.id} ({facts['weights']}, {facts['temporal_map']['kind']} map) on {fit.dataset.id}:")
-        results = load_results(plan, [fit])
+        print(f"{fit.model.id} ({facts['weights']}, {facts['temporal_map']['kind']} map, {fit.readout} readout) on "
+              f"{fit.dataset.id}:")
+        results = load_results(plan, [fit], readout=fit.readout)
         for region in fit.regions:
             ds = results[(fit.model.id, fit.dataset.id, region)]
             what = "ceiled" if has_ceiling(ds) else "r"  # no single trials: no ceiling
@@ -109,7 +117,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset-set", nargs="*", metavar="KEY=VALUE", help="dataset loader options")
     p.add_argument("--map", choices=MAPS, help="temporal map: model steps -> neural bins (default: one_to_one, "
                                                "latency 0, when the model's output varies over time steps, else constant)")
-    p.add_argument("--latency-ms", type=float, help="latency offset of the one_to_one map (ms; with --map one_to_one)")
+    p.add_argument("--latency-ms", type=float, nargs="+",
+                   help="latency of the one_to_one map (ms; with --map one_to_one); several values: a grid, the "
+                        "latency chosen per region on training folds (e.g. 0 10 20 ... 100)")
+    p.add_argument("--control", choices=("static", "time_shuffled"),
+                   help="score the model as a control: its own best single step copied to every bin (static) or "
+                        "its steps shuffled per stimulus (time_shuffled)")
+    p.add_argument("--readout", choices=("per_bin", "shared", "both"),
+                   help="one ridge map per time bin (per_bin, the default), one map shared by every bin (shared), "
+                        "or both")
     p.add_argument("--regions", nargs="*", help="regions to score (default: every region of the dataset)")
     p.add_argument("--layers", nargs="*", help="candidate layers (default: all); chosen per region on training folds")
     p.add_argument("--n-steps", type=int, help="unroll length (default: the model's own)")

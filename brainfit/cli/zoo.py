@@ -31,9 +31,12 @@ class Printer:
         elif kind == "fitted":
             self.done += 1
             chosen = ", ".join(f"{r} {'/'.join(v)}" for r, v in (e.get("layers_selected") or {}).items())
+            lat = ", ".join(f"{r} {'/'.join(f'{x:g}' for x in v)}"
+                            for r, v in (e.get("latencies_selected_ms") or {}).items())
             print(f"[{self.done:>{len(str(self.total))}}/{self.total}] fitted {e['task']} ({e['fit_seconds']:.1f} s; "
                   f"{time.perf_counter() - self.t0:.0f} s elapsed)"
-                  + (f"; layers chosen on training folds: {chosen}" if chosen else ""), flush=True)
+                  + (f"; layers chosen on training folds: {chosen}" if chosen else "")
+                  + (f"; latencies (ms): {lat}" if lat else ""), flush=True)
             for w in e.get("warnings") or ():
                 print(f"    {w[:300]}{'...' if len(w) > 300 else ''}", file=sys.stderr, flush=True)
         elif kind == "failed":

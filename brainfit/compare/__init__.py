@@ -7,7 +7,7 @@ bins), :mod:`~brainfit.compare.resample` (bootstrap over stimuli and over neuroi
 :mod:`~brainfit.compare.tables` (per-bin tables, the leaderboard, Markdown).
 """
 
-from brainfit.compare.contrast import Comparison, ComparisonSettings, compare_models, compare_pairs
+from brainfit.compare.contrast import SIGNIFICANCE_RULE, Comparison, ComparisonSettings, compare_models, compare_pairs
 from brainfit.compare.paired import METRICS, check_paired, check_scores, fdr_bh, has_predictions, resolve_metric
 from brainfit.compare.permutation import PermutationResult, find_clusters, sign_flip_test, sign_patterns
 from brainfit.compare.resample import Resamples, neuroid_resampled_medians, resampled_medians, stimulus_weights
@@ -21,7 +21,8 @@ from brainfit.compare.tables import (
 )
 
 __all__ = [
-    "DEFAULT_WINDOWS", "METRICS", "Comparison", "ComparisonSettings", "PermutationResult", "Resamples",
+    "DEFAULT_WINDOWS", "METRICS", "SIGNIFICANCE_RULE", "Comparison", "ComparisonSettings", "PermutationResult",
+    "Resamples",
     "check_paired", "check_scores", "compare_models", "compare_pairs", "default_windows", "fdr_bh", "find_clusters",
     "has_predictions", "leaderboard", "neuroid_resampled_medians", "per_bin_table", "resolve_metric", "resampled_medians",
     "sign_flip_test", "sign_patterns", "stimulus_weights", "to_markdown", "window_bins",

@@ -7,10 +7,17 @@ higher, standardised paired effect ``d_z``), a sign-flip permutation ``p`` per b
 Benjamini-Hochberg control over bins, and a cluster-based permutation test over contiguous bins
 (:mod:`brainfit.compare.permutation`). :func:`compare_pairs` runs it for many (model, control)
 pairs and regions into tidy tables.
+
+Sites are not the only random factor: every site sees the same stimuli. So "significant" (the
+``significant_cluster`` column and a cluster's ``significant``) needs both the sign-flip test
+over sites and the stimulus-bootstrap CI of the difference to exclude 0 (:data:`SIGNIFICANCE_RULE`;
+the site test alone is ``significant_cluster_sites``). Bins where either model predicts nothing
+(every site's r exactly 0) are flagged (``zero_model``, ``zero_control``) and not tested.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +38,7 @@ from brainfit.compare.resample import (
 )
 from brainfit.scoring import DEFAULT_N_BOOTSTRAP, DEFAULT_N_PERMUTATIONS, has_ceiling, median_over
 
-__all__ = ["Comparison", "ComparisonSettings", "compare_models", "compare_pairs"]
+__all__ = ["SIGNIFICANCE_RULE", "Comparison", "ComparisonSettings", "compare_models", "compare_pairs"]
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,32 @@ class Comparison:
     settings: dict = field(default_factory=dict)
 
 
-_CLUSTER_COLUMNS = ["cluster", "start_ms", "end_ms", "first_bin", "last_bin", "sign", "mass", "p", "significant"]
+_CLUSTER_COLUMNS = ["cluster", "start_ms", "end_ms", "first_bin", "last_bin", "sign", "mass", "p",
+                    "significant_sites", "ci_excludes_zero", "significant"]
+
+#: What ``significant`` means in every table and figure (docs/design.md, "Model comparison").
+SIGNIFICANCE_RULE = ("an effect within a cluster of contiguous bins, significant when the sign-flip cluster test over "
+                     "sites gives p < alpha AND the stimulus-bootstrap CI of the difference (per bin, and of the "
+                     "cluster's mean) excludes 0 on the same side: sites and stimuli are both random factors")
+
+
+def _predicts_nothing(ds: xr.Dataset) -> np.ndarray:
+    """(time_bin,) True where the model predicts nothing at any site: every finite r exactly 0, or,
+    with stored predictions, predictions that within every test fold do not vary over its stimuli
+    beyond float32 rounding (identical features give a constant up to ~1e-7 of its size, which the
+    within-fold standardisation of r would turn into noise of either sign)."""
+    r = np.asarray(ds["r"].transpose("neuroid", "time_bin").values, dtype=np.float64)
+    finite = np.isfinite(r)
+    zero = finite.any(axis=0) & np.where(finite, r == 0, True).all(axis=0)
+    if "prediction" in ds and "test_fold" in ds.coords:
+        pred = np.asarray(ds["prediction"].transpose("presentation", "neuroid", "time_bin").values, dtype=np.float64)
+        fold = np.asarray(ds.coords["test_fold"].values)
+        flat = np.ones(pred.shape[1:], dtype=bool)
+        for k in np.unique(fold):
+            part = pred[fold == k]
+            flat &= part.std(axis=0) <= 1e-5 * (np.abs(part).max(axis=0) + 1e-12)
+        zero |= flat.all(axis=0)
+    return zero
 
 
 def compare_models(a: xr.Dataset, b: xr.Dataset, settings: ComparisonSettings | None = None, *,
@@ -130,6 +162,13 @@ def compare_models(a: xr.Dataset, b: xr.Dataset, settings: ComparisonSettings | 
                          "compare raw r (metric='r')")
     pa = paired_arrays(a, b, s.metric)
     T = len(pa.starts)
+    # a model that predicts nothing at all in a bin (every site's r exactly 0: its features are the
+    # same for every stimulus, e.g. an unrolled control after the image is gone) makes any contrast
+    # with it trivially "significant": such bins are flagged and left out of the tests
+    zero = {name: _predicts_nothing(ds) for name, ds in (("a", a), ("b", b))}
+    untested = zero["a"] | zero["b"]
+    if untested.any():
+        pa = dataclasses.replace(pa, mask=pa.mask & ~untested[None, :])
     med_a = median_over(pa.a, pa.mask, axis=0)
     med_b = median_over(pa.b, pa.mask, axis=0)
     d = pa.a - pa.b
@@ -151,8 +190,11 @@ def compare_models(a: xr.Dataset, b: xr.Dataset, settings: ComparisonSettings | 
             ra, rb = resampled_medians(a, w, pa.mask), resampled_medians(b, w, pa.mask)
         else:
             ra, rb = (resamples.medians(x, pa.mask, n_bootstrap=s.n_bootstrap, seed=s.seed) for x in (a, b))
-        ci_lo, ci_hi = percentile_ci(ra[s.metric] - rb[s.metric], s.ci)
+        boot_diff = ra[s.metric] - rb[s.metric]
+        ci_lo, ci_hi = percentile_ci(boot_diff, s.ci)
         ci_lo_r, ci_hi_r = percentile_ci(ra["r"] - rb["r"], s.ci)
+    else:
+        boot_diff = None
     nci_lo = nci_hi = nan
     if s.n_bootstrap > 0:
         if resamples is None:
@@ -165,6 +207,23 @@ def compare_models(a: xr.Dataset, b: xr.Dataset, settings: ComparisonSettings | 
     test = sign_flip_test(d, pa.mask, n_permutations=s.n_permutations, cluster_alpha=s.cluster_alpha,
                           tail=s.tail, seed=s.seed)
     p_bh = fdr_bh(test.p)
+    sites_cluster = np.nan_to_num(test.p_cluster, nan=1.0) < s.alpha
+    # the significance rule: sites AND stimuli (docs/design.md): a bin is significant when it lies in a
+    # cluster the sign-flip test over sites finds AND the stimulus-bootstrap CI of the difference
+    # excludes 0 on the cluster's side; a cluster, when its p < alpha AND the CI of its mean
+    # difference over its bins (the same resamples) excludes 0 on its side
+    with np.errstate(invalid="ignore"):
+        side = np.sign(test.t)
+        ci_ok = ((side > 0) & (ci_lo > 0)) | ((side < 0) & (ci_hi < 0)) if boot_diff is not None \
+            else np.ones(T, dtype=bool)
+    cluster_ok = {}
+    for i, c in enumerate(test.clusters):
+        if boot_diff is None:
+            cluster_ok[i] = True
+            continue
+        lo, hi = percentile_ci(np.nanmean(boot_diff[:, c["start"]:c["stop"]], axis=1, keepdims=True), s.ci)
+        cluster_ok[i] = bool((c["sign"] > 0 and lo[0] > 0) or (c["sign"] < 0 and hi[0] < 0))
+    in_ok_cluster = np.array([int(k) >= 0 and cluster_ok[int(k)] for k in test.cluster], dtype=bool)
     per_bin = pd.DataFrame({
         "time_bin_start": pa.starts, "time_bin_end": pa.ends, "n": n.astype(int),
         "median_a": med_a, "median_b": med_b, "diff": med_a - med_b, "ci_low": ci_lo, "ci_high": ci_hi,
@@ -172,15 +231,23 @@ def compare_models(a: xr.Dataset, b: xr.Dataset, settings: ComparisonSettings | 
         "diff_r": diff_r, "ci_low_r": ci_lo_r, "ci_high_r": ci_hi_r,
         "median_paired_diff": med_pd, "frac_higher": frac, "dz": dz,
         "t": test.t, "p": test.p, "p_bh": p_bh, "significant_bh": np.nan_to_num(p_bh, nan=1.0) < s.alpha,
+        "zero_model": zero["a"], "zero_control": zero["b"],
         "cluster": test.cluster, "p_cluster": test.p_cluster,
-        "significant_cluster": np.nan_to_num(test.p_cluster, nan=1.0) < s.alpha,
+        "significant_cluster_sites": sites_cluster, "ci_excludes_zero": ci_ok & (side != 0),
+        "significant_cluster": sites_cluster & in_ok_cluster & ci_ok,
     })
     clusters = pd.DataFrame([{
         "cluster": i, "start_ms": float(pa.starts[c["start"]]), "end_ms": float(pa.ends[c["stop"] - 1]),
         "first_bin": c["start"], "last_bin": c["stop"] - 1, "sign": c["sign"], "mass": c["mass"], "p": c["p"],
-        "significant": c["p"] < s.alpha} for i, c in enumerate(test.clusters)], columns=_CLUSTER_COLUMNS)
+        "significant_sites": c["p"] < s.alpha, "ci_excludes_zero": cluster_ok[i],
+        "significant": bool(c["p"] < s.alpha and cluster_ok[i])} for i, c in enumerate(test.clusters)],
+        columns=_CLUSTER_COLUMNS)
+    over_stimuli = boot_diff is not None
     info = {**s.to_dict(), "exact_permutations": test.exact, "n_sign_patterns": test.n_permutations,
-            "ci_over_stimuli": bool(s.n_bootstrap > 0 and has_predictions(a) and has_predictions(b))}
+            "ci_over_stimuli": over_stimuli,
+            "significance_rule": (SIGNIFICANCE_RULE if over_stimuli else
+                                  "sign-flip cluster test over sites only (no stored predictions to resample "
+                                  "stimuli from)")}
     return Comparison(per_bin, clusters, info)
 
 

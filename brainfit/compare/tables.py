@@ -45,6 +45,10 @@ DEFAULT_WINDOWS: dict[str, tuple[float | None, float | None]] = {
 Window = tuple[float | None, float | None]
 
 
+#: How leaderboards average a window's bins: weighted by their reliable sites.
+DEFAULT_WEIGHTING = "sites"
+
+
 def per_bin_table(scores: Mapping[str, Mapping[str, xr.Dataset]]) -> pd.DataFrame:
     """Tidy per-bin summary of many models and regions.
 
@@ -141,7 +145,7 @@ def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
                 windows: Mapping[str, tuple[float | None, float | None]] | None = None,
                 n_bootstrap: int = DEFAULT_N_BOOTSTRAP, ci: float = 0.95, seed: int = 0,
                 labels: Mapping[str, str] | None = None, metric: str = "ceiled",
-                resamples: Resamples | None = None) -> pd.DataFrame:
+                resamples: Resamples | None = None, weighting: str | None = None) -> pd.DataFrame:
     """Model x region x time-window table of ceiled scores (or raw r) with CIs (module docstring).
 
     Parameters
@@ -162,13 +166,17 @@ def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
         The resamples of a comparison of the same scores
         (:class:`~brainfit.compare.resample.Resamples`): a model already resampled there is
         not resampled again. Without it every model is resampled here.
+    weighting : {"sites", "bins"}, optional
+        How a window's bins are averaged: each by its number of reliable sites (``"sites"``, the
+        default :data:`DEFAULT_WEIGHTING`: a bin holding 3 reliable sites does not count as much as
+        one holding 128), or equally (``"bins"``). The CIs average each resample the same way.
 
     Returns
     -------
     DataFrame with columns ``model``, ``label``, ``region``, ``window``, ``window_start``,
     ``window_end``, ``n_bins``, ``metric``, ``score`` (mean over the window's bins of the
     median ``metric``), ``ci_low``, ``ci_high``, ``ci_over``, ``median_r`` (same for raw r),
-    ``n_reliable`` (mean reliable neuroids per bin), ``rank`` (1 = best within region and window).
+    ``n_reliable`` (mean reliable neuroids per bin), ``weighting``, ``rank`` (1 = best within region and window).
 
     Raises
     ------
@@ -180,6 +188,9 @@ def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
         raise ValueError(f"metric must be 'ceiled' or 'r', got {metric!r}")
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 0:
         raise ValueError(f"n_bootstrap must be an int >= 0, got {n_bootstrap!r}")
+    weighting = DEFAULT_WEIGHTING if weighting is None else weighting
+    if weighting not in ("bins", "sites"):
+        raise ValueError(f"weighting must be 'bins' or 'sites', got {weighting!r}")
     if windows is not None and not windows:
         raise ValueError("windows is empty: give at least one name -> (start_ms, end_ms)")
     if not scores:
@@ -217,26 +228,37 @@ def leaderboard(scores: Mapping[str, Mapping[str, xr.Dataset]], *,
                     boot = resamples.neuroid_medians(ds, metric, reliable & np.isfinite(c), n_bootstrap=n_bootstrap,
                                                      seed=seed)
                 over = "neuroids"
+            n_sites = reliable.sum(axis=0).astype(float)
             for wname, window in windows.items():
                 keep = window_bins(starts, ends, window, f"window {wname!r}")
+                w = n_sites[keep] if weighting == "sites" else np.ones(int(keep.sum()))
                 lo = hi = np.nan
                 if boot is not None:
                     with np.errstate(invalid="ignore"), warnings.catch_warnings():
                         warnings.simplefilter("ignore", RuntimeWarning)  # a window without reliable sites: NaN
-                        lo, hi = percentile_ci(np.nanmean(boot[:, keep], axis=1)[:, None], ci)
+                        lo, hi = percentile_ci(_window_mean(boot[:, keep], w)[:, None], ci)
                     lo, hi = float(lo[0]), float(hi[0])
                 rows.append({
                     "model": model, "label": (labels or {}).get(model, model), "region": region, "window": wname,
                     "window_start": float(starts[keep][0]), "window_end": float(ends[keep][-1]),
-                    "n_bins": int(keep.sum()), "metric": metric, "score": float(np.nanmean(med_c[keep])) if np.isfinite(med_c[keep]).any()
-                    else np.nan, "ci_low": lo, "ci_high": hi, "ci_over": over,
-                    "median_r": float(np.nanmean(med_r[keep])) if np.isfinite(med_r[keep]).any() else np.nan,
-                    "n_reliable": float(reliable[:, keep].sum(axis=0).mean()),
+                    "n_bins": int(keep.sum()), "metric": metric, "score": float(_window_mean(med_c[keep][None], w)[0]),
+                    "ci_low": lo, "ci_high": hi, "ci_over": over,
+                    "median_r": float(_window_mean(med_r[keep][None], w)[0]),
+                    "n_reliable": float(reliable[:, keep].sum(axis=0).mean()), "weighting": weighting,
                 })
     table = pd.DataFrame(rows)
     table["rank"] = (table.groupby(["region", "window"], sort=False)["score"]
                      .rank(ascending=False, method="min").astype("Int64"))
     return table
+
+
+def _window_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted mean over the last axis of ``values`` (rows x bins), NaN bins left out; NaN for a
+    row with no finite bin of positive weight."""
+    ok = np.isfinite(values) & (weights[None, :] > 0)
+    total = np.where(ok, weights[None, :], 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, np.where(ok, values * weights[None, :], 0.0).sum(axis=1) / total, np.nan)
 
 
 def _check_comparable(scores: Mapping[str, Mapping[str, xr.Dataset]]) -> None:

@@ -247,12 +247,17 @@ class GroundTruth:
         evidence = (z @ self.readout) / self.ev_scale
         return {"v4": v4_all[:, self.v4_recorded], "it_ff": it_ff, "evidence": evidence}
 
-    def object_belief(self, evidence: np.ndarray, times: np.ndarray) -> np.ndarray:
+    def object_belief(self, evidence: np.ndarray, times: np.ndarray, late: np.ndarray | None = None,
+                      delay: np.ndarray | None = None) -> np.ndarray:
         """State of the recurrent IT stage at ``times`` (ms): (N, n_times, n_objects).
 
         A leaky integrator ``tau ds/dt = -leak*s + drive(t)*evidence`` (drive on from 85 ms for
         the 100 ms of stimulus) read through divisive competition ``softmax(beta*s)``: the belief
         sharpens while evidence accumulates and persists after offset.
+
+        World 2 adds ``late`` (N, n_objects): evidence that only recurrent processing recovers,
+        integrated from ``85 + delay`` ms (per stimulus, ``delay`` (N,)) for 100 ms, so the belief
+        of each image turns towards it at its own time.
         """
         tau, leak, beta, onset = 80.0, 0.05, 1.5, 85.0
         t_grid = np.arange(0.0, times.max() + _DT, _DT)
@@ -261,7 +266,11 @@ class GroundTruth:
         for k, t in enumerate(t_grid):
             states[k] = s
             drive = 1.0 if onset <= t < onset + STIMULUS_ON_MS else 0.0
-            s = s + _DT / tau * (-leak * s + drive * evidence)
+            step = drive * evidence
+            if late is not None:
+                on = (onset + delay <= t) & (t < onset + delay + STIMULUS_ON_MS)
+                step = step + on[:, None] * late
+            s = s + _DT / tau * (-leak * s + step)
         idx = np.clip(np.round(times / _DT).astype(int), 0, len(t_grid) - 1)
         sel = beta * states[idx].transpose(1, 0, 2)
         sel -= sel.max(-1, keepdims=True)
@@ -280,13 +289,28 @@ class GroundTruth:
         off = np.exp(-np.clip(dt - STIMULUS_ON_MS, 0, None) / 25.0)
         return np.where(dt < 0, 0.0, on * off)
 
+    def late_evidence(self, design: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+        """World 2's recurrent-only evidence and its delay per image: the image's true object
+        (one-hot, centred, gain ``LATE_GAIN``) -- what a feedforward pass of this network recovers
+        only in part, least for high-variation images -- from ``20 + 10 * variation`` ms after the
+        recurrent stage starts (hard images resolve later; Kar et al. 2019's challenge images)."""
+        idx = np.array([row["object_index"] for row in design])
+        late = self.LATE_GAIN * (np.eye(self.n_obj)[idx] - 1.0 / self.n_obj)
+        delay = 20.0 + 10.0 * np.array([row["variation"] for row in design], dtype=float)
+        return late, delay
+
+    #: World 2: strength of the recurrent-only evidence (relative to the feedforward evidence's scale 1).
+    LATE_GAIN = 1.5
+
     def rates(self, images: np.ndarray, starts: np.ndarray, ends: np.ndarray, *,
-              recurrent: bool = True) -> tuple[np.ndarray, np.ndarray]:
+              recurrent: bool = True, design: list[dict] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Mean firing rates (Hz) per time bin: V4 (N, n_v4, n_bins) and IT (N, n_it, n_bins).
 
         ``recurrent=False`` is the feedforward-only variant: the slow recurrent stage (the
         object-belief integrator, its invariant IT drive and the V4 feedback) is removed, the
-        fast feedforward drives are unchanged.
+        fast feedforward drives are unchanged. ``design`` (the images' rows of
+        :func:`make_design`) selects world 2: the recurrent stage also integrates each image's
+        recurrent-only evidence (:meth:`late_evidence`); world 1 without it.
         """
         st = self.static_responses(images)
         n_bins = len(starts)
@@ -294,8 +318,10 @@ class GroundTruth:
         it = np.empty((len(images), len(self.it_latency), n_bins))
         samples = [np.arange(starts[b] + _DT / 2, ends[b], _DT) for b in range(n_bins)]
         t_all = np.concatenate(samples)
+        late, delay = self.late_evidence(design) if design is not None else (None, None)
         # Belief of the recurrent stage, centred: invariant IT drive and V4 feedback (30 ms later).
-        belief = self.object_belief(st["evidence"], np.concatenate([t_all, np.clip(t_all - 30.0, 0, None)]))
+        belief = self.object_belief(st["evidence"], np.concatenate([t_all, np.clip(t_all - 30.0, 0, None)]),
+                                    late, delay)
         belief -= 1.0 / self.n_obj
         if not recurrent:
             belief[:] = 0.0

@@ -21,6 +21,11 @@ Responses
       sharpens over time, so category information in IT keeps rising after the feedforward sweep,
       most for high-variation images whose feedforward evidence is weak. After offset the
       integrator holds its state (persistent activity) while feedforward drive decays.
+    * World 2 (``world=2``; world 1, the default, is the one above, unchanged): the recurrent
+      stage also integrates evidence that a feedforward pass lacks and that differs per stimulus
+      -- the image's true object, arriving 20/50/80 ms after the stage starts for variation
+      0/3/6 (hard images resolve later, as Kar et al. 2019's challenge images) -- so late IT
+      carries stimulus information no static re-weighting of the feedforward features holds.
     * Spike counts: gamma-Poisson (Fano factor ``fano``) with ``n_repetitions`` trials per image.
       Each site pools ``units_per_site`` neurons; that number is solved for so that the median
       expected split-half reliability (Spearman-Brown) of responsive (site, bin) pairs equals
@@ -54,13 +59,18 @@ from brainfit.data.registry import register_dataset
 from brainfit.stimuli import StimulusSet
 
 __all__ = ["SyntheticConfig", "SyntheticRun", "make_objects", "make_design", "render_images", "GroundTruth",
-           "generate", "simulate", "LATENT_VARIANTS", "VARIATION_LEVELS", "STIMULUS_ON_MS"]
+           "generate", "simulate", "LATENT_VARIANTS", "VARIATION_LEVELS", "STIMULUS_ON_MS", "WORLDS"]
 
 log = logging.getLogger(__name__)
 
 #: Latent responses :func:`simulate` can return: the generator's own noise-free expected counts
-#: ("full") and those of its feedforward-only variant, without the slow recurrent IT stage.
-LATENT_VARIANTS = ("full", "feedforward")
+#: ("full", the temporal oracle) and those of its feedforward-only variant, without the slow
+#: recurrent IT stage ("feedforward"), both on the neural bins; the static oracle ("static", one
+#: time step, for a ``constant`` map: its feedforward features and the belief its recurrent stage
+#: settles to from their evidence alone); and the state of its recurrent stage per bin ("belief").
+LATENT_VARIANTS = ("full", "feedforward", "static", "belief")
+#: The synthetic worlds (module docstring): 1, the original; 2, recurrence adds stimulus information.
+WORLDS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -81,8 +91,11 @@ class SyntheticConfig:
     bin_width: float = 10.0
     seed: int = 0
     network_seed: int = 1234
+    world: int = 1
 
     def __post_init__(self) -> None:
+        if self.world not in WORLDS:
+            raise ValueError(f"world must be one of {list(WORLDS)}, got {self.world!r}")
         if not 1 <= self.n_categories <= len(CATEGORIES):
             raise ValueError(f"n_categories must be in 1..{len(CATEGORIES)}, got {self.n_categories}")
         for name in ("objects_per_category", "images_per_object", "n_v4", "n_it"):
@@ -205,7 +218,8 @@ def simulate(config: SyntheticConfig | None = None, *, latents: tuple[str, ...] 
 
     starts, ends = make_time_bins(cfg.bin_start, cfg.bin_stop, cfg.bin_width)
     seconds = (ends - starts)[None, None, :] / 1000.0
-    v4_rate, it_rate = gt.rates(images, starts, ends)
+    world2 = design if cfg.world == 2 else None
+    v4_rate, it_rate = gt.rates(images, starts, ends, design=world2)
     counts_per_unit = np.concatenate([v4_rate, it_rate], axis=1) * seconds
     latency = np.concatenate([gt.v4_latency, gt.it_latency])
     window = response_window(latency, starts, ends)
@@ -244,13 +258,56 @@ def simulate(config: SyntheticConfig | None = None, *, latents: tuple[str, ...] 
     )
     latent = {}
     for variant in latents:
+        if variant == "static":
+            latent[variant] = _static_assembly(gt, images, ids, metadata)
+            continue
+        if variant == "belief":
+            latent[variant] = _belief_assembly(gt, images, ids, metadata, starts, ends, world2)
+            continue
         if variant == "full":
             expected = lam
         else:  # the same sites and count scale, without the recurrent stage
-            v4_ff, it_ff = gt.rates(images, starts, ends, recurrent=False)
+            v4_ff, it_ff = gt.rates(images, starts, ends, recurrent=False, design=world2)
             expected = np.concatenate([v4_ff, it_ff], axis=1) * seconds * units[None, :, None]
         latent[variant] = _latent_assembly(expected, ids, metadata, neuroid_ids, regions, starts, ends, variant)
     return SyntheticRun(stimuli, neural, latent)
+
+
+def _static_assembly(gt: GroundTruth, images: np.ndarray, ids: list[str], metadata: dict) -> xr.DataArray:
+    """The static oracle, one time step: the generator's static feedforward features (V4 drives, IT
+    feedforward drives, object evidence) and the state its recurrent stage converges to *from that
+    evidence alone* (world 1's belief at 260 ms: a static, nonlinear function of the feedforward
+    evidence). Whatever a static model can hold about the image through the generator's own
+    feedforward pass, this holds; world 2's later, recurrent-only evidence it does not."""
+    st = gt.static_responses(images)
+    settled = gt.object_belief(st["evidence"], np.array([260.0]))[:, 0]
+    values = np.concatenate([st["v4"], st["it_ff"], st["evidence"], settled], axis=1)[:, :, None]
+    return xr.DataArray(
+        values.astype(np.float64), dims=("presentation", "neuroid", "time_step"),
+        coords={"stimulus_id": ("presentation", np.asarray(ids)),
+                **{c: ("presentation", np.asarray(v)) for c, v in metadata.items()},
+                "layer": ("neuroid", np.full(values.shape[1], "static")), "unit": ("neuroid", np.arange(values.shape[1])),
+                "time_step": ("time_step", [0])},
+        attrs={"source": "synthetic generator, static oracle: feedforward features (V4 drives, IT feedforward "
+                         "drives, object evidence) and the belief its recurrent stage settles to from that evidence"})
+
+
+def _belief_assembly(gt: GroundTruth, images: np.ndarray, ids: list[str], metadata: dict, starts: np.ndarray,
+                     ends: np.ndarray, design: list[dict] | None) -> xr.DataArray:
+    """The recurrent stage's belief over objects, averaged within each bin (presentation x object x time_bin)."""
+    st = gt.static_responses(images)
+    late, delay = gt.late_evidence(design) if design is not None else (None, None)
+    samples = [np.arange(a + 1.0, b, 2.0) for a, b in zip(starts, ends)]
+    belief = gt.object_belief(st["evidence"], np.concatenate(samples), late, delay)
+    edges = np.cumsum([0] + [len(t) for t in samples])
+    values = np.stack([belief[:, lo:hi].mean(1) for lo, hi in zip(edges[:-1], edges[1:])], axis=2)
+    return xr.DataArray(
+        values, dims=("presentation", "neuroid", "time_bin"),
+        coords={"stimulus_id": ("presentation", np.asarray(ids)),
+                **{c: ("presentation", np.asarray(v)) for c, v in metadata.items()},
+                "layer": ("neuroid", np.full(values.shape[1], "belief")), "unit": ("neuroid", np.arange(values.shape[1])),
+                "time_bin_start": ("time_bin", starts), "time_bin_end": ("time_bin", ends)},
+        attrs={"source": "synthetic generator, belief state of the recurrent IT stage per bin"})
 
 
 def _latent_assembly(expected: np.ndarray, ids: list[str], metadata: dict, neuroid_ids: list[str],

@@ -28,6 +28,7 @@ from brainfit.mapping._alpha_grid import (
     scaled_alphas,
 )
 from brainfit.mapping._backend import Backend, get_backend
+from brainfit.mapping._grouped_loo import check_groups
 from brainfit.mapping._solvers import (
     DEFAULT_ALPHAS,
     _as_numpy,
@@ -64,6 +65,7 @@ def ridge_cv_predictions(
     kernel: Any = None,
     kernel_scale: float = 1.0,
     warn_alpha_edges: bool = True,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Out-of-fold ridge predictions; alphas chosen on each training set only.
 
@@ -88,6 +90,10 @@ def ridge_cv_predictions(
     warn_alpha_edges : bool
         Issue :class:`AlphaGridWarning` (below); False for callers that summarise
         ``info["alpha_edge"]`` over many calls themselves (``fit_and_score``).
+    groups : ndarray (n_samples,), optional
+        A label per row: each training set chooses its alphas leaving out whole groups (exact
+        leave-one-group-out with ``cv="loo"``), e.g. every (stimulus, bin) row of one stimulus
+        for a readout shared across bins; ``cv_mse`` is then the grouped error.
     Other parameters as in :func:`brainfit.mapping.ridge_cv`.
 
     Returns
@@ -111,6 +117,8 @@ def ridge_cv_predictions(
     alphas = _check_alphas(alphas)
     cv = _check_cv(cv)
     folds = check_folds(folds, X.shape[0])
+    if groups is not None:  # alphas chosen leaving out whole groups (e.g. every bin of a stimulus)
+        groups = check_groups(groups, X.shape[0])
     be = get_backend(backend, dtype, device)
     n, p = X.shape
     n_train_max = max(len(tr) for tr, _ in folds)
@@ -145,7 +153,7 @@ def ridge_cv_predictions(
             dec, Z, y_mean, idx, mse = _fit_train(
                 K_tr, Yb[tr_i], a_work, kind=kind, fit_intercept=fit_intercept, cv=cv,
                 alpha_per_target=alpha_per_target, be=be, batch_size=batch_size, random_state=random_state,
-                overwrite=True,
+                overwrite=True, groups=None if groups is None else np.unique(groups[tr], return_inverse=True)[1],
             )
             del K_tr
             pred = _predict_from_kernel(K[te_i][:, tr_i], row_mean, dec.basis @ Z, y_mean)
@@ -155,6 +163,7 @@ def ridge_cv_predictions(
             dec, Z, y_mean, idx, mse = _fit_train(
                 Xc, Yb[tr_i], a_work, kind=kind, fit_intercept=fit_intercept, cv=cv,
                 alpha_per_target=alpha_per_target, be=be, batch_size=batch_size, random_state=random_state,
+                groups=None if groups is None else np.unique(groups[tr], return_inverse=True)[1],
             )
             pred = _center_into(X, x_mean, be, rows=te, scale=c) @ (dec.basis @ Z) + y_mean
         evals = be.to_numpy(dec.evals)

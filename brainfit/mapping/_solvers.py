@@ -59,6 +59,7 @@ from brainfit.mapping._alpha_grid import (
     scaled_alphas,
 )
 from brainfit.mapping._backend import Backend, get_backend
+from brainfit.mapping._grouped_loo import grouped_loo_mse
 
 __all__ = ["DEFAULT_ALPHAS", "RidgeResult", "choose_method", "ridge_cv"]
 
@@ -284,18 +285,23 @@ def _loo_mse(dec: _Decomposition, Yc: Any, S: Any, alphas: np.ndarray, be: Backe
 
 
 def _kfold_mse(data: Any, Y: Any, kind: str, fit_intercept: bool, alphas: np.ndarray, n_folds: int,
-               random_state: int | None, be: Backend, batches: list[slice]) -> Any:
+               random_state: int | None, be: Backend, batches: list[slice], groups: np.ndarray | None = None) -> Any:
     """Mean squared inner K-fold error, shape (n_alphas, n_targets).
 
     ``data`` is the training kernel (dual; validation kernels are its off-diagonal blocks) or the
-    training features (primal, re-centred on each inner training set).
+    training features (primal, re-centred on each inner training set). With ``groups`` (int codes
+    per row) the folds hold whole groups.
     """
     n = Y.shape[0]
-    if not 2 <= n_folds <= n:
-        raise ValueError(f"inner cv={n_folds} needs 2 <= folds <= n_samples ({n})")
-    perm = np.random.default_rng(random_state).permutation(n)
-    fold_of = np.empty(n, dtype=int)
-    fold_of[perm] = np.arange(n) % n_folds
+    units = n if groups is None else int(groups.max()) + 1
+    if not 2 <= n_folds <= units:
+        raise ValueError(f"inner cv={n_folds} needs 2 <= folds <= n_samples ({units}"
+                         + (" groups)" if groups is not None else ")"))
+    perm = np.random.default_rng(random_state).permutation(units)
+    fold_of = np.empty(units, dtype=int)
+    fold_of[perm] = np.arange(units) % n_folds
+    if groups is not None:
+        fold_of = fold_of[groups]
     sse = be.zeros((len(alphas), Y.shape[1]))
     for k in range(n_folds):
         tr, va = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
@@ -338,12 +344,14 @@ def _select(mse: np.ndarray, alpha_per_target: bool) -> np.ndarray:
 def _fit_train(
     data: Any, Y: Any, alphas: np.ndarray, *, kind: str, fit_intercept: bool, cv: str | int,
     alpha_per_target: bool, be: Backend, batch_size: int | None, random_state: int | None,
-    overwrite: bool = False,
+    overwrite: bool = False, groups: np.ndarray | None = None,
 ) -> tuple[_Decomposition, Any, Any, np.ndarray, np.ndarray | None]:
     """Decompose one training set, choose alphas, return spectral coefficients.
 
     ``data``: centred training features (primal) or training kernel (dual). ``Y``: training
-    targets (working dtype, not centred).
+    targets (working dtype, not centred). ``groups``: int codes per row; the alpha is then chosen
+    leaving out whole groups (exact leave-one-group-out for ``cv="loo"``,
+    :mod:`brainfit.mapping._grouped_loo`; group K-fold for an int ``cv``).
 
     Returns
     -------
@@ -363,11 +371,15 @@ def _fit_train(
     if len(alphas) == 1:
         idx = np.zeros(t, dtype=int)
     else:
-        if cv == "loo":
+        if cv == "loo" and groups is not None:
+            mse_be = be.asarray(grouped_loo_mse(kind, *(be.to_numpy(x).astype(np.float64) for x in
+                                                        (dec.evals, dec.proj, Yc, S)),
+                                                np.asarray(alphas, dtype=np.float64), groups, fit_intercept))
+        elif cv == "loo":
             mse_be = _loo_mse(dec, Yc, S, alphas, be, batches)
         else:
             mse_be = _kfold_mse(data, Y, kind, fit_intercept, alphas, int(cv),
-                                random_state, be, batches)
+                                random_state, be, batches, groups)
         mse = be.to_numpy(mse_be)
         idx = _select(mse, alpha_per_target)
     Dinv = _inverse_spectrum(dec, alphas, be)  # (r, A)

@@ -99,6 +99,7 @@ class CrossValidatedFit:
         Y: Any,
         folds: Sequence[tuple[np.ndarray, np.ndarray]],
         rows: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Out-of-fold predictions of ``Y`` from the features of ``rows``.
 
@@ -111,6 +112,9 @@ class CrossValidatedFit:
         rows : ndarray (n_rows,) of int, optional
             Rows of ``X`` to use (e.g. an outer fold's training set, for nested inner folds);
             default all.
+        groups : ndarray (n_rows,), optional
+            Ridge only: a label per selected row; alphas are chosen leaving out whole groups
+            (:func:`~brainfit.mapping.ridge_cv_predictions`).
 
         Returns
         -------
@@ -137,7 +141,8 @@ class CrossValidatedFit:
                 K = self._kernel if rows is None else self._kernel[rows][:, rows]
             pred, info = ridge_cv_predictions(X, Y, folds, m.alphas, progress=self.progress, kernel=K,
                                               kernel_scale=self._kernel_scale,
-                                              warn_alpha_edges=self.warn_alpha_edges, **m._solver_kwargs())
+                                              warn_alpha_edges=self.warn_alpha_edges, groups=groups,
+                                              **m._solver_kwargs())
             return pred.astype(np.float64), info
         pred = np.empty(Y.shape, dtype=np.float64)
         for tr, te in tqdm(folds, desc="mapping folds", disable=not self.progress, leave=False):

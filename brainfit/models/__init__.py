@@ -9,7 +9,8 @@ is defined; importing this package imports them all (names never trigger imports
 
 from __future__ import annotations
 
-from brainfit.models import controls, convrnn, feedforward, resnet_cifar  # noqa: F401  (registration)
+from brainfit.models import accumulator, controls, convrnn, feedforward, resnet_cifar  # noqa: F401  (registration)
+from brainfit.models.accumulator import AccumulatorModel
 from brainfit.models.base import VisionModel, count_params
 from brainfit.models.capture import ModelView, capture_outputs
 from brainfit.models.cells import CELL_TYPES
@@ -28,4 +29,4 @@ __all__ = ["register_model", "create_model", "list_models", "count_params", "mod
            "BlockSpec", "SMALL_SPEC", "ExternalModel", "ResNetCIFAR", "wider_control", "deeper_control",
            "unrolled_control", "feedforward_base", "load_pretrained_cifar_resnet", "CELL_TYPES", "list_pretrained",
            "pretrained_info", "loads_own_weights", "load_model", "save_checkpoint", "load_checkpoint",
-           "ModelView", "capture_outputs", "model_from_spec", "WEIGHT_CHOICES"]
+           "ModelView", "capture_outputs", "model_from_spec", "WEIGHT_CHOICES", "AccumulatorModel"]

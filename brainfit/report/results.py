@@ -170,7 +170,8 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
                 if mask.any():  # a row only where there is something to mark
                     marks[r][name] = mask
                     pair_marks[-1][r][name] = mask
-    test = (f"sign-flip cluster permutation test over contiguous bins, p < {settings.alpha:g}")
+    test = (f"sign-flip cluster permutation test over sites, p < {settings.alpha:g}, and the stimulus-bootstrap CI "
+            "of the difference excluding 0")
     if any(ds.sizes[TIME_BIN] > 1 for by in sub.values() for ds in by.values()):  # one window: no time course
         # with many contrasts the marker rows of all of them would crowd one figure: each contrast
         # then gets its own figure (its two models and its marks), after the one with every model
@@ -250,6 +251,8 @@ def write_comparison(out: str | Path, scores: Mapping[str, Mapping[str, xr.Datas
     atomic_write_text(fig_dir / "captions.json", json.dumps(figures, indent=2) + "\n")
     summary = summary_lines(per_bin, board, comparison.per_bin, comparison.clusters, labels, regions, settings,
                             no_ceiling=_no_ceiling(sub), windows_left_out=left_out)
+    readouts = sorted({ds.attrs.get("readout", "per_bin") for by in sub.values() for ds in by.values()})
+    summary = f"readout: {', '.join(_READOUT_TEXT.get(r, r) for r in readouts)}\n" + summary
     atomic_write_text(out / "summary.txt", summary)
     return {"leaderboard": board, "per_bin": comparison.per_bin, "clusters": comparison.clusters,
             "summary": summary, "figures": list(figures), "windows_left_out": left_out}
@@ -262,6 +265,10 @@ def _window_text(window: tuple[float | None, float | None]) -> str:
 
 def _rows(table: pd.DataFrame, model: str, control: str, region: str) -> pd.DataFrame:
     return table[(table["model"] == model) & (table["control"] == control) & (table["region"] == region)]
+
+
+_READOUT_TEXT = {"per_bin": "per bin (one ridge map per time bin)",
+                 "shared": "shared (one ridge map for every time bin, scored per bin)"}
 
 
 def summary_lines(per_bin: pd.DataFrame, board: pd.DataFrame, stats: pd.DataFrame, clusters: pd.DataFrame,
@@ -286,7 +293,9 @@ def summary_lines(per_bin: pd.DataFrame, board: pd.DataFrame, stats: pd.DataFram
         n_rel = part[part["model"] == models[0]]["n_reliable"].to_numpy()
         sites = "sites (reliability not assessed)" if no_ceiling else "reliable sites"
         lines.append(f"  {sites:>{width}s} " + " ".join(f"{int(x):5d}" for x in n_rel))
-    lines.append(f"leaderboard (mean over the window's bins of the {what}, {settings.ci:.0%} CI)")
+    weighted = "weighting" in board and (board["weighting"] == "sites").all()
+    lines.append(f"leaderboard (mean over the window's bins{', each weighted by its reliable sites,' if weighted else ''} "
+                 f"of the {what}, {settings.ci:.0%} CI)")
     for (region, window), rows in board.groupby(["region", "window"], sort=False):
         rows = rows.sort_values("score", ascending=False)
         lines.append(f"  {region} {window} ({_window_text((rows['window_start'].iloc[0], rows['window_end'].iloc[0]))}): "
@@ -299,12 +308,14 @@ def summary_lines(per_bin: pd.DataFrame, board: pd.DataFrame, stats: pd.DataFram
         lines.append("paired contrasts: none requested")
         return "\n".join(lines) + "\n"
     lines.append(f"paired contrasts (model - control, {settings.metric}; sign-flip permutation over sites per bin, "
-                 f"BH over bins and cluster test over contiguous bins at {settings.alpha:g})")
+                 f"BH over bins and cluster test over contiguous bins at {settings.alpha:g}; a cluster counts when "
+                 "the stimulus-bootstrap CI of its difference excludes 0 too; a cluster is an effect within its "
+                 "bins, not an onset)")
     for (model, control, region), rows in stats.groupby(["model", "control", "region"], sort=False):
         tested = rows[np.isfinite(rows["p"])]
         sig = clusters[(clusters["model"] == model) & (clusters["control"] == control)
                        & (clusters["region"] == region) & clusters["significant"].astype(bool)]
-        cl = ", ".join(f"{c.start_ms:g}-{c.end_ms:g} ms ({'+' if c.sign > 0 else '-'}, p={c.p:.3g})"
+        cl = ", ".join(f"an effect within {c.start_ms:g}-{c.end_ms:g} ms ({'+' if c.sign > 0 else '-'}, p={c.p:.3g})"
                        for c in sig.itertuples()) or "none"
         lines.append(f"  {labels[model]} vs {labels[control]}, {region}: median difference "
                      f"{np.nanmedian(rows['diff']) if np.isfinite(rows['diff']).any() else float('nan'):+.3f} over "

@@ -39,24 +39,23 @@ from brainfit.mapping import (
 from brainfit.scoring.ceiling import CeilingEstimate, _ceiling_for
 from brainfit.scoring.config import ScoringConfig
 from brainfit.scoring.correlation import _align_predictions, _check_fold_sizes
-from brainfit.scoring.features import _features_per_bin, _fit_problem, _identical_bins, _layer_masks
+from brainfit.scoring.features import _features_per_bin, _layer_masks
+from brainfit.scoring.fits import _FitSetup, _fit_layers, _keep_best_candidate, _reliable_sites
 from brainfit.scoring.results import (
     _PER_LAYER,
     _build_dataset,
     _score_arrays,
     _settings,
 )
-from brainfit.scoring.selection import (
-    _CRITERIA,
-    _choose_layers,
-    _inner_fold_scores,
-    _loo_scores,
-    _selection_criterion,
-)
+from brainfit.scoring.selection import _CRITERIA, _choose_layers, _selection_criterion
 
 __all__ = ["fit_and_score", "score_predictions"]
 
 log = logging.getLogger(__name__)
+
+#: Split halves of the per-training-set reliability that decides which sites rank layers and
+#: latencies (a mask, not a score: fewer splits than the ceiling's).
+RANKING_SPLITS = 20
 
 
 def _warn_alpha_edges(edges: dict[str, AlphaEdges]) -> None:
@@ -212,7 +211,12 @@ def fit_and_score(
     temporal_map : TemporalMap, optional
         ``tmap(activations, neural) -> (presentation x neuroid x time_bin)``; when its
         ``shared_features`` is True (feedforward ``constant`` map) and the mapping fits targets
-        independently (ridge), all bins are fitted as one multi-target problem.
+        independently (ridge), all bins are fitted as one multi-target problem. A map with a
+        grid (a ``one_to_one`` map's latencies, :func:`~brainfit.temporal.latency_grid`; a
+        ``constant`` map's steps) is fitted at every candidate, and the candidate is chosen per
+        outer fold, region and layer on the training folds with the layer's nested criterion
+        (``chosen_latency_ms`` / ``chosen_step``: fold x selection_region x layer; with layer
+        selection also ``selected_latency_ms`` / ``selected_step``: fold x selection_region).
     mapping : estimator, default ``RidgeMapping()``
     splits : Splits, default ``make_splits(neural, n_folds=10, seed=seed)`` (stratified by category)
         Pass the same object for every model compared. Stimuli must match exactly.
@@ -221,9 +225,10 @@ def fit_and_score(
     select_layers : bool
         With several layers, also score a per-region layer choice made on training folds only.
     layer_selection : {"auto", "loo", "inner_folds"}
-        How each outer training set ranks layers (per region: median over its neuroids, mean
-        over bins). ``"inner_folds"``: cross-validate every layer on the inner folds of the
-        training set (:meth:`Splits.inner`) and use the within-fold ``r`` (any mapping).
+        How each outer training set ranks layers (per region: median over its neuroids that
+        are reliable on that training set -- split-half on its stimuli alone --, mean over bins).
+        ``"inner_folds"``: cross-validate every layer on the inner folds of the training set
+        (:meth:`Splits.inner`) and use the within-fold ``r`` (any mapping).
         ``"loo"``: ridge with LOO alpha selection only -- the training-set R^2 from the exact LOO
         errors at the chosen alphas, which the outer fits compute anyway (no extra fits).
         ``"auto"``: ``"loo"`` when it applies, else ``"inner_folds"``.
@@ -232,9 +237,10 @@ def fit_and_score(
     shared_across_bins : bool
         Fit ONE mapping for all time bins (a time-invariant readout: the same weights map the
         features of bin ``t`` onto the responses of bin ``t``), instead of one per bin. Rows
-        are (stimulus, bin) pairs and every bin of a stimulus stays in that stimulus's fold.
-        Layer selection then uses the inner folds (LOO over rows would leave a stimulus's
-        other bins in training).
+        are (stimulus, bin) pairs and every bin of a stimulus stays in that stimulus's fold;
+        ridge penalties (and the LOO layer criterion) leave out whole stimuli, never one row
+        (which would keep the stimulus's other bins in training:
+        :mod:`brainfit.mapping._grouped_loo`).
     ceiling : DataArray (neuroid x time_bin, or neuroid), optional
         Precomputed ceiling, see :func:`score_predictions`.
     ceiling_estimate : CeilingEstimate, optional
@@ -282,7 +288,12 @@ def fit_and_score(
     mapping = RidgeMapping() if mapping is None else mapping
     neural = validate_neural(neural)
     avg = average_repetitions(neural)
-    mapped, shared = _features_per_bin(activations, avg, temporal_map)
+    # a map with a grid (latencies, or a constant map's steps) is chosen on training folds
+    choice = getattr(temporal_map, "choice", None)
+    grid = choice is not None
+    values_of, candidates = (zip(*temporal_map.candidates()) if grid else ([None], [temporal_map]))
+    values_of, candidates = list(values_of), list(candidates)
+    mapped, shared = _features_per_bin(activations, avg, candidates[0])
     if splits is None:
         splits = make_splits(avg, n_folds=10, seed=cfg.seed)
     elif not isinstance(splits, Splits):
@@ -291,7 +302,6 @@ def fit_and_score(
     splits.check_stimuli(stimulus_ids(avg), name="neural assembly")
     splits.check_stimuli(stimulus_ids(mapped), name="activations")
     avg = reorder_to(avg, ids, name="neural assembly")
-    mapped = reorder_to(mapped, ids, name="activations")
     folds = splits.indices(ids)
     fold_of = splits.check_stimuli(ids)
     n, N, T = avg.shape
@@ -299,59 +309,43 @@ def fit_and_score(
     masks = _layer_masks(mapped, layers)
     layer_names = list(masks)
     L = len(layer_names)
-    joint = shared and bool(getattr(mapping, "independent_targets", False)) and not shared_across_bins
-    groups = [list(range(T))] if (joint or shared_across_bins) else [[b] for b in range(T)]
-    # bins whose features are identical (e.g. a feedforward control's response to the gray screen
-    # after the image is off) are one multi-target fit for a mapping that fits targets
-    # independently: the same predictions, one decomposition instead of one per bin
-    merge = bool(getattr(mapping, "independent_targets", False)) and not (joint or shared_across_bins or shared)
     regions = (np.asarray(avg.coords[REGION].values).astype(str) if REGION in avg.coords else np.full(N, "all"))
     region_names = list(dict.fromkeys(regions.tolist()))
     do_select = select_layers and L > 1
-    criterion = _selection_criterion(layer_selection, mapping, shared_across_bins) if do_select else None
+    criterion = (_selection_criterion(layer_selection, mapping, shared_across_bins)
+                 if do_select or len(candidates) > 1 else None)
     # the ceiling and the fold sizes are checked before any fit (a bad ceiling fails fast)
     ceil, cinfo, cattrs = _ceiling_for(neural, avg, ceiling, cfg.n_ceiling_splits, cfg.seed, cfg.n_bootstrap,
                                       cfg.n_bootstrap_splits, ceiling_estimate)
+    # choices (layer, latency) rank candidates over the sites reliable on each training set
+    reliable = (_reliable_sites(neural, ids, folds, ceil, cattrs["ceiling_source"], cfg.reliability_threshold,
+                                RANKING_SPLITS, cfg.seed) if criterion is not None else None)
     within = cfg.r_over == "folds"
     if within:
         _check_fold_sizes(fold_of, cfg.min_fold_stimuli)
     inner = [splits.inner(k, inner_folds) for k in range(len(folds))] if criterion == "inner_folds" else []
     inner_idx = [sp.indices(ids[tr]) for sp, (tr, _) in zip(inner, folds)]
-    pred = np.empty((L, n, N, T))
-    sel_score = np.full((L, len(folds), N, T), np.nan)
-    alpha = np.full((len(folds), N, T, L), np.nan)
-    has_alpha = False
-    values = mapped.values
-    edges: dict[str, AlphaEdges] = {}
-    bar = tqdm(total=L * len(groups), desc="fit_and_score", disable=not progress)
-    for li, name in enumerate(layer_names):
-        for bins in (_identical_bins(mapped.values, masks[name]) if merge else groups):
-            X, Yg, fit_folds = _fit_problem(values, masks[name], Y, bins, shared, shared_across_bins, folds)
-            fitter = CrossValidatedFit(mapping, X, warn_alpha_edges=False)  # one kernel for outer and inner folds;
-            # the alpha-grid edges of every fit are summarised in one warning below
-            p, info = fitter.predict(Yg, fit_folds)
-            if shared_across_bins:
-                pred[li] = p.reshape(T, n, N).transpose(1, 2, 0)
-            else:
-                pred[li][:, :, bins] = p.reshape(n, N, len(bins))
-            if "alpha" in info:
-                a = info["alpha"].reshape(len(folds), N, -1)
-                alpha[:, :, bins, li] = a if a.shape[2] == len(bins) else a[:, :, :1]
-                has_alpha = True
-            if "alpha_edge" in info:
-                e = alpha_edges(info["alpha_edge"], np.atleast_1d(mapping.alphas))
-                edges[name] = edges[name] + e if name in edges else e
-            if criterion == "loo":
-                sel_score[li][:, :, bins] = _loo_scores(info, len(folds), N)
-            elif criterion == "inner_folds":
-                sel_score[li][:, :, bins] = _inner_fold_scores(fitter, Yg, Y, bins, folds, inner, inner_idx, ids,
-                                                               shared_across_bins)
-            bar.update(1 if (joint or shared_across_bins) else len(bins))
+    setup = _FitSetup(Y=Y, masks=masks, folds=folds, mapping=mapping, shared_across_bins=shared_across_bins,
+                      criterion=criterion, inner=inner, inner_idx=inner_idx, ids=ids)
+    timing = None
+    bar = tqdm(total=L * len(candidates), desc="fit_and_score", disable=not progress)
+    for c, tmap in enumerate(candidates):
+        if c:
+            mapped, shared = _features_per_bin(activations, avg, tmap)
+        mapped = reorder_to(mapped, ids, name="activations")
+        fitted = _fit_layers(setup, mapped.values, shared, bar)
+        if grid:
+            timing = _keep_best_candidate(timing, fitted, values_of[c], folds, regions, region_names, reliable)
     bar.close()
+    if grid:
+        fitted = timing.fitted
+    pred, sel_score, alpha, has_alpha, edges = (fitted.pred, fitted.sel_score, fitted.alpha, fitted.has_alpha,
+                                                fitted.edges)
     _warn_alpha_edges(edges)
+    joint = shared and bool(getattr(mapping, "independent_targets", False)) and not shared_across_bins
 
     if do_select:
-        chosen, sel = _choose_layers(pred, sel_score, folds, regions, region_names, layer_names)
+        chosen, sel = _choose_layers(pred, sel_score, folds, regions, region_names, layer_names, reliable)
         pred = np.concatenate([pred, sel[None]])  # scored together: same bootstrap resamples
 
     arrays = _score_arrays(pred, Y, ceil, cinfo, cfg, fold_of if within else None,
@@ -371,6 +365,15 @@ def fit_and_score(
         ds["selection_score"] = xr.DataArray(np.moveaxis(sel_score, 0, -1), dims=("fold", NEUROID, TIME_BIN, LAYER),
                                              attrs={"criterion": _CRITERIA[criterion]})
         pred, sel = pred[:L], pred[L]
+    if grid:
+        ds[f"chosen_{choice}"] = xr.DataArray(timing.value, dims=("fold", "selection_region", LAYER),
+                                              coords={"selection_region": region_names},
+                                              attrs={"criterion": _CRITERIA[criterion], "grid": values_of})
+        if do_select:
+            pick = np.array([[layer_names.index(x) for x in row] for row in chosen])
+            ds[f"selected_{choice}"] = xr.DataArray(
+                np.take_along_axis(timing.value, pick[:, :, None], axis=2)[:, :, 0],
+                dims=("fold", "selection_region"), coords={"selection_region": region_names})
     if keep_predictions:
         pcoords = {k: c for k, c in avg.coords.items() if c.dims == (PRESENTATION,)}
         ds["prediction"] = xr.DataArray(np.moveaxis(pred, 0, -1),
@@ -387,6 +390,8 @@ def fit_and_score(
         temporal_map=tmap_attr,
         shared_features=bool(shared), bins_fitted_jointly=bool(joint), shared_across_bins=bool(shared_across_bins),
         layer_selection=(_CRITERIA[criterion] if do_select else "none"),
+        latency_selection=(_CRITERIA[criterion] if choice == "latency_ms" else "none"),
+        step_selection=(_CRITERIA[criterion] if choice == "step" else "none"),
         inner_folds=(inner[0].n_folds if inner else None),
     )
     return ds

@@ -35,7 +35,7 @@ __all__ = ["score_by_region"]
 def score_by_region(activations: xr.DataArray, neural: xr.DataArray, temporal_map: Any = None, *,
                     regions: Sequence[str], splits: Splits, layers: Sequence[str] | None = None,
                     mapping: Any = None, n_bootstrap: int = DEFAULT_N_BOOTSTRAP, seed: int = 0, progress: bool = False,
-                    attrs: dict | None = None) -> tuple[xr.Dataset, dict[str, xr.Dataset]]:
+                    readout: str = "per_bin", attrs: dict | None = None) -> tuple[xr.Dataset, dict[str, xr.Dataset]]:
     """Fit ``activations`` to ``neural`` and score each region with its layer chosen on training folds.
 
     Parameters
@@ -49,6 +49,9 @@ def score_by_region(activations: xr.DataArray, neural: xr.DataArray, temporal_ma
         Candidate layers (default: every layer of the activations).
     n_bootstrap, seed
         Stimulus-bootstrap resamples of the per-region CIs, and their seed.
+    readout : {"per_bin", "shared"}
+        One ridge map per time bin, or one map for every bin (``shared_across_bins`` of
+        :func:`~brainfit.scoring.fit_and_score`); scored per bin either way. Recorded as attr ``readout``.
     attrs : dict, optional
         Added to every returned Dataset's attrs (e.g. the model name and its weights' hash).
 
@@ -59,10 +62,14 @@ def score_by_region(activations: xr.DataArray, neural: xr.DataArray, temporal_ma
         predictions) -- for layer x bin views.
     by_region : dict ``region -> Dataset``
         Scores of the chosen layer's predictions (neuroid x time_bin), with ``prediction``,
-        ``response``, ``selected_layer`` (fold) and attrs ``region``.
+        ``response``, ``selected_layer`` (fold), with a latency grid ``selected_latency_ms`` (with a
+        constant map's grid of steps ``selected_step``; fold: the value chosen on training folds
+        with the layer) and attrs ``region`` and ``readout``.
     """
     present = sorted(set(np.asarray(neural.coords[REGION].values).astype(str).tolist())) if REGION in neural.coords \
         else []
+    if readout not in ("per_bin", "shared"):
+        raise ValueError(f"readout must be 'per_bin' or 'shared', got {readout!r}")
     missing = [r for r in regions if r not in present]
     if missing:
         raise ValueError(f"region(s) {missing} not in the neural data; regions present: {present}")
@@ -82,7 +89,8 @@ def score_by_region(activations: xr.DataArray, neural: xr.DataArray, temporal_ma
                 estimate = estimate_ceiling(neural, ScoringConfig.resolve(None, n_bootstrap=n_bootstrap, seed=seed))
     fit = fit_and_score(activations, neural, temporal_map, layers=None if layers is None else list(layers),
                         splits=splits, n_bootstrap=0, seed=seed, keep_predictions=True, mapping=mapping,
-                        progress=progress, ceiling_estimate=estimate)
+                        progress=progress, ceiling_estimate=estimate, shared_across_bins=readout == "shared")
+    fit.attrs["readout"] = readout
     if "prediction_selected" in fit:
         pred = fit["prediction_selected"]
     else:  # a single candidate layer: nothing to choose
@@ -98,6 +106,12 @@ def score_by_region(activations: xr.DataArray, neural: xr.DataArray, temporal_ma
         else:
             ds["selected_layer"] = xr.DataArray(np.full(splits.n_folds, str(fit.coords[LAYER].values[0])),
                                                 dims=("fold",))
+        for what in ("latency_ms", "step"):  # a grid: the value chosen with the layer, per fold
+            if f"selected_{what}" in fit:
+                ds[f"selected_{what}"] = fit[f"selected_{what}"].sel(selection_region=region, drop=True)
+            elif f"chosen_{what}" in fit:  # one candidate layer
+                ds[f"selected_{what}"] = fit[f"chosen_{what}"].sel(selection_region=region, drop=True).isel(
+                    {LAYER: 0}, drop=True)
         ds.attrs.update({k: v for k, v in fit.attrs.items() if k not in ds.attrs})
         ds.attrs.update(attrs or {}, region=region)
         by_region[region] = ds

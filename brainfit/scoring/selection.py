@@ -3,8 +3,11 @@
 For every outer fold, each layer gets a training-only score per neuroid and bin -- the exact LOO
 R^2 of the outer ridge fits (``"loo"``) or the within-fold ``r`` of inner folds on the outer
 training set (``"inner_folds"``) -- and the layer with the highest median over a region's
-neuroids (averaged over bins) predicts that region's neuroids on the outer test fold. Nothing
-from an outer test fold enters its own choice.
+reliable neuroids (averaged over bins; every neuroid of the region when none is reliable, or for
+data without a ceiling) predicts that region's neuroids on the outer test fold. Nothing from an
+outer test fold enters its own choice: reliability is the split-half ceiling of the training
+stimuli alone. It is a property of the data, the same for every model, so ranking on reliable
+sites favours no model; it keeps the many unreliable sites of early bins from deciding a layer.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from brainfit.scoring.features import _stack_folds, _stacked_rows
 __all__: list[str] = []
 
 _CRITERIA = {
-    "loo": "nested: per outer training set, median over the region's neuroids of the LOO R^2 (mean over bins)",
-    "inner_folds": "nested: per outer training set, median over the region's neuroids of the inner-fold r "
-                   "(mean over bins)",
+    "loo": "nested: per outer training set, median over the region's reliable neuroids of the LOO R^2 (mean "
+           "over bins; with a readout shared across bins, leaving out whole stimuli)",
+    "inner_folds": "nested: per outer training set, median over the region's reliable neuroids of the inner-fold "
+                   "r (mean over bins)",
 }
 
 
@@ -33,8 +37,7 @@ def _selection_criterion(layer_selection: str, mapping: Any, shared_across_bins:
     Raises
     ------
     ValueError
-        For an unknown setting, ``"loo"`` without a LOO ridge, or ``"loo"`` with a readout shared
-        across bins (leaving out one (stimulus, bin) row keeps the stimulus's other bins in training).
+        For an unknown setting, or ``"loo"`` without a LOO ridge.
     """
     if layer_selection not in ("auto", "loo", "inner_folds"):
         raise ValueError(f"layer_selection must be 'auto', 'loo' or 'inner_folds', got {layer_selection!r}")
@@ -45,11 +48,8 @@ def _selection_criterion(layer_selection: str, mapping: Any, shared_across_bins:
     criterion = layer_selection
     if layer_selection == "auto":
         criterion = "loo" if loo_ok else "inner_folds"
-    if shared_across_bins and criterion == "loo":
-        if layer_selection == "loo":
-            raise ValueError("layer_selection='loo' is not valid with shared_across_bins=True (leaving out one "
-                             "(stimulus, bin) row keeps the stimulus's other bins in training); use 'inner_folds'")
-        criterion = "inner_folds"
+    # with a readout shared across bins the LOO errors leave out whole stimuli (every bin of one:
+    # brainfit.mapping._grouped_loo), so the training-set R^2 from them stays a fair criterion
     return criterion
 
 
@@ -77,7 +77,8 @@ def _inner_fold_scores(fitter: CrossValidatedFit, Yg: np.ndarray, Y: np.ndarray,
         inner_fold_of = inner[k].check_stimuli(ids[tr])
         if shared_across_bins:
             rows = _stacked_rows(tr, n, T)
-            p_in, _ = fitter.predict(Yg[rows], _stack_folds(inner_idx[k], len(tr), T), rows=rows)
+            groups = rows % n if isinstance(fitter.mapping, RidgeMapping) else None  # the stimulus of each row
+            p_in, _ = fitter.predict(Yg[rows], _stack_folds(inner_idx[k], len(tr), T), rows=rows, groups=groups)
             p_in = p_in.reshape(T, len(tr), N).transpose(1, 2, 0)
             y_in = Y[tr]
         else:
@@ -88,9 +89,20 @@ def _inner_fold_scores(fitter: CrossValidatedFit, Yg: np.ndarray, Y: np.ndarray,
     return out
 
 
+def region_criterion(sel_score: np.ndarray, cols: np.ndarray, reliable: np.ndarray) -> float:
+    """The nested criterion of one candidate on one training set: per bin the median of the
+    training-only scores over the region's reliable sites (``cols``; all of them when none is
+    reliable), then the mean over bins. ``sel_score`` is (N, T)."""
+    mask = reliable[cols]
+    if not mask.any():
+        mask = np.ones_like(mask)
+    per_bin = median_over(sel_score[cols], mask, axis=0)
+    return float(np.nanmean(per_bin)) if np.isfinite(per_bin).any() else -np.inf
+
+
 def _choose_layers(pred: np.ndarray, sel_score: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
-                   regions: np.ndarray, region_names: list[str],
-                   layer_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+                   regions: np.ndarray, region_names: list[str], layer_names: list[str],
+                   reliable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The layer chosen per fold and region, and the predictions it makes.
 
     Parameters
@@ -101,6 +113,8 @@ def _choose_layers(pred: np.ndarray, sel_score: np.ndarray, folds: list[tuple[np
         Training-only scores.
     regions : ndarray (N,) of str
         Region of each neuroid; ``region_names`` the distinct ones, in order.
+    reliable : ndarray (n_folds, N, T) of bool, optional
+        The sites each training set ranks layers on (default: every site).
 
     Returns
     -------
@@ -111,14 +125,12 @@ def _choose_layers(pred: np.ndarray, sel_score: np.ndarray, folds: list[tuple[np
     L, n, N, T = pred.shape
     chosen = np.empty((len(folds), len(region_names)), dtype=object)
     sel = np.empty((n, N, T))
-    everything = np.ones((N, T), dtype=bool)
+    reliable = np.ones((len(folds), N, T), dtype=bool) if reliable is None else reliable
     for k, (_, te) in enumerate(folds):
         for gi, g in enumerate(region_names):
             cols = np.flatnonzero(regions == g)
-            # median over the region's neuroids per bin, then the mean over bins
-            crit = np.array([np.nanmean(median_over(sel_score[li, k][cols], everything[cols], axis=0))
-                             for li in range(L)])
-            best = int(np.argmax(np.where(np.isnan(crit), -np.inf, crit)))
+            crit = np.array([region_criterion(sel_score[li, k], cols, reliable[k]) for li in range(L)])
+            best = int(np.argmax(crit))
             chosen[k, gi] = layer_names[best]
             sel[np.ix_(te, cols)] = pred[best][np.ix_(te, cols)]
     return chosen, sel

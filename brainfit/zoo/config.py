@@ -72,6 +72,7 @@ __all__ = [
     "DatasetSpec",
     "MappingSettings",
     "ModelSpec",
+    "READOUTS",
     "SplitSettings",
     "ZooConfig",
 ]
@@ -90,22 +91,39 @@ DEFAULT_TEMPORAL_MAPS: dict[str, dict] = {
 class MappingSettings:
     """Ridge mapping and scoring, the same for every model: penalties ``10**lo .. 10**hi`` (one per
     decade), random features per layer (``projection_width``; 0 reads every feature), stimulus
-    bootstrap resamples of the per-region CIs, and the scoring seed."""
+    bootstrap resamples of the per-region CIs, and the scoring seed.
+
+    ``readout``: ``"per_bin"`` (one ridge map per time bin), ``"shared"`` (one map for every bin:
+    the features of each bin stacked, the penalty chosen on training folds, scored per bin against
+    the per-bin ceilings -- Brain-Score's temporal benchmarks) or ``"both"`` (each model fitted
+    both ways, reported side by side). Under the per-bin readout a static model's features are
+    re-weighted bin by bin, so any time course such re-weighting can make is credited to it; the
+    shared readout credits only a time course the features carry themselves (docs/design.md).
+    """
 
     ridge_log10_alphas: tuple[int, int] = (-2, 10)
     projection_width: int = 512
     projection_seed: int = 0
     n_bootstrap: int = DEFAULT_N_BOOTSTRAP
     seed: int = 0
+    readout: str = "per_bin"
 
     @property
     def alphas(self) -> tuple[float, ...]:
         lo, hi = self.ridge_log10_alphas
         return tuple(float(10.0**k) for k in range(lo, hi + 1))
 
+    @property
+    def readouts(self) -> tuple[str, ...]:
+        """The readouts fitted, in report order."""
+        return READOUTS if self.readout == "both" else (self.readout,)
+
+
+#: Every readout, in report order.
+READOUTS = ("per_bin", "shared")
 
 _MAPPING_CHECKS = {"ridge_log10_alphas": decades, "projection_width": int_field(0), "projection_seed": int_field(0),
-                   "n_bootstrap": int_field(0), "seed": int_field(0)}
+                   "n_bootstrap": int_field(0), "seed": int_field(0), "readout": choice(*READOUTS, "both")}
 
 
 @dataclass(frozen=True)

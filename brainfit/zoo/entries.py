@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from brainfit._config import Invalid, check_mapping, int_field, optional, show, str_field
+from brainfit._config import Invalid, check_mapping, choice, int_field, optional, show, str_field
 from brainfit._io import stable_hash
 from brainfit.zoo.fields import (
     MAX_ID,
@@ -38,7 +38,10 @@ class ModelSpec:
     ``"random"`` (drawn from ``seed``) or a checkpoint path; ``module``: ``"package.module:factory"``
     called with ``kwargs``; ``layers``: candidate layers (None: the zoo's, else every layer);
     ``temporal_map``: None takes the zoo's default for the model's kind; ``origin``: which
-    ``models:`` entry it came from.
+    ``models:`` entry it came from. ``control``: ``"static"`` (the model's own best single step
+    copied to every bin, chosen on training folds: its features without its dynamics) or
+    ``"time_shuffled"`` (its steps permuted per stimulus before its time-varying map: the same
+    values, their order destroyed) -- controls that separate dynamics from features.
     """
 
     id: str
@@ -53,6 +56,7 @@ class ModelSpec:
     n_steps: int | None = None
     on_steps: int | None = None
     origin: str = ""
+    control: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -60,8 +64,12 @@ class ModelSpec:
         return d
 
 
+#: Controls a model entry can ask for (:class:`ModelSpec`, ``control``).
+CONTROLS = ("static", "time_shuffled")
+
 _COMMON = {"id": check_id, "label": str_field(), "layers": optional(names), "temporal_map": optional(temporal_map),
-           "n_steps": optional(int_field(1)), "on_steps": optional(int_field(1))}
+           "n_steps": optional(int_field(1)), "on_steps": optional(int_field(1)),
+           "control": optional(choice(*CONTROLS))}
 _KINDS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "registry": {"model": str_field(), "weights": str_field(path=True), "seed": int_field(0), "kwargs": mapping},
     "sweep": {"model": str_field(), "grid": mapping, "sample": mapping, "weights": str_field(path=True),
@@ -148,7 +156,12 @@ def model_entry(d: Any, where: str) -> tuple[list[ModelSpec], list[str]]:
         problems.append(f"{where}: on_steps={values['on_steps']} must be <= n_steps={values['n_steps']}")
     if problems:
         return [], problems
-    common = {k: values[k] for k in ("layers", "temporal_map", "n_steps", "on_steps") if values.get(k) is not None}
+    if values.get("control") == "static" and values.get("temporal_map") is not None:
+        problems.append(f"{where}: control 'static' sets the temporal map (a constant map of the best step); "
+                        "give no temporal_map")
+        return [], problems
+    common = {k: values[k] for k in ("layers", "temporal_map", "n_steps", "on_steps", "control")
+              if values.get(k) is not None}
     if kind == "module":
         return [ModelSpec(id=values["id"], label=values.get("label", values["id"]), module=values["module"],
                           weights="module", kwargs=values.get("kwargs", {}), origin=where, **common)], []

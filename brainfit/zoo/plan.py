@@ -6,8 +6,9 @@ Tasks:
 * :class:`ExtractTask`, one per distinct (model, dataset, extraction settings): activations into the
   content-addressed cache (:func:`brainfit.activations.extract`), whose key, atomic completion and
   damage checks make a rerun resume or skip it;
-* :class:`FitTask`, one per (model, dataset): ridge per bin on the dataset's folds for every region at
-  once (one kernel per layer, bin and fold, shared by the regions), the layer chosen per region on
+* :class:`FitTask`, one per (model, dataset, readout): ridge per bin (or one map shared by every bin,
+  ``readout: shared``) on the dataset's folds for every region at once (one kernel per layer, bin
+  and fold, shared by the regions), the layer chosen per region on
   training folds, each region scored against its ceiling. Its result files (one score file per
   region, one per-layer file, a manifest) carry a key over everything that determines the numbers
   (the model's weights and architecture, the dataset's values, the regions, the folds, the temporal
@@ -34,7 +35,7 @@ from brainfit.zoo.fields import safe_name
 __all__ = ["ExtractTask", "FitTask", "Plan", "ZooPlanError", "build_model", "load_data", "plan_zoo", "read_manifest"]
 
 #: Changes when the result files' layout or meaning changes (part of every fit key).
-RESULT_FORMAT = 2
+RESULT_FORMAT = 3  # 3: reliability-aware layer choice, readouts, latency grids
 _DATA_MEMO: dict[str, tuple[Any, Any]] = {}
 _SHA_MEMO: dict[str, str] = {}
 
@@ -73,7 +74,8 @@ class ExtractTask:
 
 @dataclass(frozen=True)
 class FitTask:
-    """Scores of one model on every region of one dataset; result files under ``folder``."""
+    """Scores of one model on every region of one dataset under one readout (``"per_bin"`` or
+    ``"shared"``); result files under ``folder``."""
 
     key: str
     extract_key: str
@@ -89,10 +91,11 @@ class FitTask:
     seed: int
     folder: str
     dataset_info: dict = field(default_factory=dict)
+    readout: str = "per_bin"
 
     @property
     def name(self) -> str:
-        return f"{self.model.id} / {self.dataset.id}"
+        return f"{self.model.id} / {self.dataset.id}" + ("" if self.readout == "per_bin" else f" ({self.readout} readout)")
 
     def paths(self) -> dict[str, Any]:
         """``scores`` (region -> its score file), ``layers`` (per layer and bin, every region) and
@@ -201,6 +204,19 @@ def build_model(spec: ModelSpec) -> Any:
     return model
 
 
+def _control_map(control: str, tmap: dict, time_varying: bool, n_steps: int | None) -> dict:
+    """The temporal map of a ``control`` entry (:class:`~brainfit.zoo.entries.ModelSpec`)."""
+    from brainfit.temporal import TemporalMap
+
+    if not time_varying or not n_steps:
+        raise ValueError(f"control {control!r} needs a model whose output varies over time steps; this one has one")
+    if control == "static":  # its own best single step, chosen on training folds
+        return TemporalMap.from_dict({"kind": "constant", "step": list(range(int(n_steps)))}).to_dict()
+    if tmap.get("kind") != "one_to_one":
+        raise ValueError(f"control 'time_shuffled' shuffles the steps of a one_to_one map, not of {tmap.get('kind')!r}")
+    return TemporalMap.from_dict({**tmap, "shuffle_seed": 0}).to_dict()
+
+
 def _model_facts(config: ZooConfig, spec: ModelSpec) -> dict:
     """Build the model once: its content key and the settings the tasks need (raises ValueError/KeyError)."""
     from brainfit.activations import architecture_hash, weights_hash
@@ -217,6 +233,8 @@ def _model_facts(config: ZooConfig, spec: ModelSpec) -> dict:
     tmap = spec.temporal_map or config.temporal_maps["time_varying" if time_varying else "constant"]
     n_steps = spec.n_steps if spec.n_steps is not None else getattr(model, "n_steps", None)
     on_steps = spec.on_steps if spec.on_steps is not None else getattr(model, "on_steps", None)
+    if spec.control is not None:
+        tmap = _control_map(spec.control, tmap, time_varying, n_steps)
     weights = weights_hash(model)
     if not time_varying:  # one response: the unroll does not change the numbers
         n_steps = on_steps = None
@@ -333,14 +351,16 @@ def plan_zoo(config: ZooConfig, *, device: str | None = None, write: bool = True
                 on_steps=facts["on_steps"], projection_width=m.projection_width, projection_seed=m.projection_seed,
                 cache_dir=config.cache_dir, weights_sha256=facts["weights_sha256"], device=device))
             regions = tuple(dinfo["regions"])
-            key = content_key([RESULT_FORMAT, ekey, dinfo["content"], list(regions), splits.fingerprint,
-                               facts["temporal_map"], dataclasses.asdict(m)])
-            fits.append(FitTask(
-                key=key, extract_key=ekey, model=spec, dataset=dspec, regions=regions,
-                temporal_map=facts["temporal_map"], layers=layers, splits_path=str(splits_path),
-                splits_fingerprint=splits.fingerprint, alphas=m.alphas, n_bootstrap=m.n_bootstrap, seed=m.seed,
-                folder=str(out / "results" / dspec.id / spec.id),
-                dataset_info={k: v for k, v in dinfo.items() if k != "regions"}))
+            settings = {k: v for k, v in dataclasses.asdict(m).items() if k != "readout"}
+            for readout in m.readouts:
+                key = content_key([RESULT_FORMAT, ekey, dinfo["content"], list(regions), splits.fingerprint,
+                                   facts["temporal_map"], settings, readout])
+                fits.append(FitTask(
+                    key=key, extract_key=ekey, model=spec, dataset=dspec, regions=regions,
+                    temporal_map=facts["temporal_map"], layers=layers, splits_path=str(splits_path),
+                    splits_fingerprint=splits.fingerprint, alphas=m.alphas, n_bootstrap=m.n_bootstrap, seed=m.seed,
+                    folder=str(out / "results" / dspec.id / spec.id),
+                    dataset_info={k: v for k, v in dinfo.items() if k != "regions"}, readout=readout))
     if write:
         atomic_write_json(out / "zoo.json", {"config": config.to_dict(), "models": models, "datasets": datasets})
     return Plan(config=config, extracts=extracts, fits=fits, models=models, datasets=datasets)

@@ -250,9 +250,11 @@ def run_zoo(config: ZooConfig, *, workers: int | None = None, scheduler: str | N
                 failures = _with_client(plan, pending, c, emit)
     failed = {f["task"] for f in failures}
     # every fit reported done must have left a complete result (checked on disk, not taken on trust)
-    results = load_results(plan)  # every result checked once (its manifest and both files' SHA-256)
+    # every result checked once (its manifest and both files' SHA-256)
+    results = {r: load_results(plan, readout=r) for r in config.mapping.readouts}
     failures += [{"task": f.name, "error": "no complete result was written"} for f in pending
-                 if f.name not in failed and any((f.model.id, f.dataset.id, r) not in results for r in f.regions)]
+                 if f.name not in failed and any((f.model.id, f.dataset.id, r) not in results[f.readout]
+                                                 for r in f.regions)]
     table = results_table(plan, results)
     atomic_write_text(os.path.join(config.out, "results.csv"), table.to_csv(index=False))
     summary = {"total": len(plan.fits), "skipped": len(plan.fits) - len(pending),

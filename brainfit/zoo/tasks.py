@@ -84,12 +84,14 @@ def run_fit(task: FitTask, extracted: dict[str, Any], model_info: dict[str, Any]
             fit, by_region = score_by_region(
                 acts, neural, TemporalMap.from_dict(task.temporal_map), regions=list(task.regions), splits=splits,
                 layers=task.layers, mapping=RidgeMapping(alphas=task.alphas), n_bootstrap=task.n_bootstrap,
-                seed=task.seed, attrs={"dataset": task.dataset_info})
+                seed=task.seed, readout=task.readout, attrs={"dataset": task.dataset_info})
     finally:
         acts.close()
     seconds = round(time.perf_counter() - t0, 2)
     info["layers_selected"] = {r: sorted(set(ds["selected_layer"].values.astype(str).tolist()))
                                for r, ds in by_region.items()}
+    latencies = {r: sorted(set(ds["selected_latency_ms"].values.tolist())) for r, ds in by_region.items()
+                 if "selected_latency_ms" in ds}
     for ds in (fit, *by_region.values()):
         ds.attrs["model"] = info
         ds.attrs["zoo_key"] = task.key
@@ -97,10 +99,12 @@ def run_fit(task: FitTask, extracted: dict[str, Any], model_info: dict[str, Any]
     for region, ds in by_region.items():
         save_scores(ds, paths["scores"][region])
     save_scores(fit, paths["layers"])
-    manifest = {"key": task.key, "model": task.model.id, "dataset": task.dataset.id, "regions": list(task.regions),
+    manifest = {"key": task.key, "model": task.model.id, "dataset": task.dataset.id, "readout": task.readout,
+                "regions": list(task.regions),
                 "files": {w: p.name for w, p in task.files().items()},
                 "sha256": {w: sha256_file(p) for w, p in task.files().items()},
-                "layers_selected": info["layers_selected"], "fit_seconds": seconds,
+                "layers_selected": info["layers_selected"], **({"latencies_selected_ms": latencies} if latencies else {}),
+                "fit_seconds": seconds,
                 "extract_seconds": extracted.get("seconds"), "worker": f"{socket.gethostname()}:{os.getpid()}",
                 "warnings": list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))}
     atomic_write_json(paths["manifest"], manifest)

@@ -165,7 +165,14 @@ def test_leaderboard_windows_ranks_and_markdown():
                         labels={"good": "Good <model>"})
     assert list(board["window"].unique()) == ["early", "late", "all"]
     row = board[(board["model"] == "good") & (board["window"] == "early")].iloc[0]
-    assert row["n_bins"] == 3 and row["score"] == pytest.approx(good["median_ceiled"].values[:3].mean())
+    # the default averages the window's bins weighted by their reliable sites
+    n_sites = good["reliable"].transpose("neuroid", "time_bin").values.sum(axis=0)[:3]
+    assert row["weighting"] == "sites" and row["n_bins"] == 3
+    assert row["score"] == pytest.approx(np.average(good["median_ceiled"].values[:3], weights=n_sites))
+    equal = leaderboard({"good": {"IT": good}}, windows={"early": (70, 100)}, n_bootstrap=0, weighting="bins")
+    assert equal["score"].iloc[0] == pytest.approx(good["median_ceiled"].values[:3].mean())
+    with pytest.raises(ValueError, match="weighting must be 'bins' or 'sites'"):
+        leaderboard({"good": {"IT": good}}, n_bootstrap=0, weighting="neuroids")
     assert row["ci_over"] == "stimuli" and row["ci_low"] < row["score"] < row["ci_high"]
     assert (board[board["model"] == "good"]["rank"] == 1).all()
     md = to_markdown(board, ["rank", "label", "window", "score"])

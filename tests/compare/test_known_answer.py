@@ -112,7 +112,7 @@ def test_error_rates_over_repeated_null_comparisons(world):
     latent = run.latent["full"]
     rng = np.random.default_rng(7)
     T = latent.sizes["time_bin"]
-    families = cluster_hits = bh_hits = 0
+    families = cluster_hits = sites_hits = bh_hits = 0
     for rep in range(100):
         preds = []
         for _ in range(2):
@@ -126,13 +126,20 @@ def test_error_rates_over_repeated_null_comparisons(world):
             keep = latent.coords["region"].values == region
             sa, sb = (score_predictions(p.isel(neuroid=keep).assign_coords(
                 neuroid_id=("neuroid", np.char.replace(p.neuroid_id.values[keep].astype(str), "latent_", ""))),
-                select_region(run.neural, region), splits=splits, n_bootstrap=0) for p in preds)
-            c = compare_models(sa, sb, n_permutations=500, n_bootstrap=0, seed=rep)
+                select_region(run.neural, region), splits=splits, n_bootstrap=0, keep_predictions=True)
+                for p in preds)
+            # with the stored predictions the significance rule also asks the stimulus bootstrap
+            c = compare_models(sa, sb, n_permutations=500, n_bootstrap=100, seed=rep)
+            assert c.settings["ci_over_stimuli"]
             families += 1
+            sites_hits += bool(c.per_bin["significant_cluster_sites"].any())
             cluster_hits += bool(c.per_bin["significant_cluster"].any())
             bh_hits += bool(c.per_bin["significant_bh"].any())
     assert families == 200
-    print(f"null comparisons: {families} families, cluster test rejected in {cluster_hits}, BH in {bh_hits}")
+    print(f"null comparisons: {families} families, cluster test over sites rejected in {sites_hits}, with the "
+          f"stimulus CI (the significance rule) in {cluster_hits}, BH in {bh_hits}")
     # under the complete null every rejection is false: FWER = FDR = P(any rejection); 0.05 nominal
+    assert cluster_hits <= sites_hits  # the rule only adds a condition
+    assert sites_hits / families <= 0.07, sites_hits
     assert cluster_hits / families <= 0.07, cluster_hits
     assert bh_hits / families <= 0.07, bh_hits

@@ -69,7 +69,7 @@ def test_write_comparison_says_raw_r_over_all_sites(world, tmp_path):
     written = write_comparison(tmp_path, world, pairs=[("good", "worse")], windows={"window": (None, None)},
                                settings=ComparisonSettings(metric="r", n_permutations=200, n_bootstrap=50),
                                leaderboard_bootstrap=50)
-    assert written["summary"].startswith("median raw r over all sites (no ceiling: data without single trials)")
+    assert written["summary"].splitlines()[1].startswith("median raw r over all sites (no ceiling: data without single trials)")
     assert "sites (reliability not assessed)" in written["summary"]
     per_bin = (tmp_path / "per_bin_scores.csv").read_text().splitlines()[0].split(",")
     assert {"ci_low_r", "ci_high_r"} <= set(per_bin)

@@ -12,13 +12,15 @@ from brainfit.models import count_params, create_model, list_pretrained, load_mo
 
 # What the project promises to ship: a gated ConvRNN, a second cell type, and their matched controls.
 EXPECTED = {"convrnn_small_rgc", "ff_small_wider_rgc", "convrnn_small_vanilla", "ff_small_wider_vanilla"}
-SHIPPED = [n for n in list_pretrained() if not n.endswith("_unrolled")]
+# models with a weights file of their own (the unrolled controls and the accumulator reuse others')
+SHIPPED = [n for n in list_pretrained() if (weights_dir() / f"{n}.pt").is_file()]
 
 
 def test_the_promised_mini_zoo_is_shipped():
     missing = EXPECTED - set(SHIPPED)
     assert not missing, f"missing shipped weights: {sorted(missing)}"
     assert "convrnn_small_rgc_unrolled" in list_pretrained()  # reuses the RGC's weights
+    assert "ff_small_wider_rgc_accumulator" in list_pretrained()  # reuses the wider control's
 
 
 @pytest.mark.parametrize("name", SHIPPED)
