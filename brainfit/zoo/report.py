@@ -71,8 +71,7 @@ def write_zoo_report(config: ZooConfig, *, partial: bool = False, title: str | N
     missing fits. ``extra_figures``: the report's hook for more figures (:data:`FigureHook`),
     called once per dataset.
     """
-    from brainfit.compare import ComparisonSettings, resolve_metric
-    from brainfit.report import provenance, write_comparison, write_report
+    from brainfit.compare import resolve_metric
 
     emit = on_event or (lambda event: None)
     plan = plan_zoo(config, write=False)
@@ -87,9 +86,11 @@ def write_zoo_report(config: ZooConfig, *, partial: bool = False, title: str | N
     for dspec in config.datasets:
         regions = plan.datasets[dspec.id]["regions"]
         models: dict[str, list[str]] = {}
+        missing_here: list[str] = []
         for readout in readouts:
             models[readout], missing = _complete_models(plan, dspec.id, set(results[readout]))
             missing = [f"{m} ({readout} readout)" if len(readouts) > 1 else m for m in missing]
+            missing_here += missing
             all_missing += missing
             if missing and not partial:
                 raise ZooIncompleteError(
@@ -102,13 +103,15 @@ def write_zoo_report(config: ZooConfig, *, partial: bool = False, title: str | N
                   for r in readouts if models[r]}
         metric = resolve_metric(cmp.metric, next(iter(scores.values())))
         labels = {m: plan.models[m]["label"] for m in plan.models}
-        both = _readouts_figure(scores, labels, regions, metric) if len(scores) > 1 else {}
+        figures = dict(extra_figures(dspec.id, plan)) if extra_figures is not None else {}  # once per dataset
+        if len(scores) > 1:
+            figures.update(_readouts_figure(scores, labels, regions, metric))
         _, neural = load_data(dspec)
         shutil.rmtree(out / dspec.id, ignore_errors=True)  # nothing of an earlier report (other contrasts) reappears
         for readout, of_model in scores.items():
             folder = out / dspec.id / readout if len(readouts) > 1 else out / dspec.id
             written = _write_one(config, plan, dspec, readout, of_model, results[readout], regions, metric, neural,
-                                 folder, table, [m for m in all_missing if dspec.id in m], extra_figures, both, title)
+                                 folder, table, missing_here, figures, title)
             reports[dspec.id if len(readouts) == 1 else f"{dspec.id}/{readout}"] = written["report"]
             boards.append(written["leaderboard"].assign(dataset=dspec.id, readout=readout))
             emit({"event": "report", "dataset": dspec.id + ("" if len(readouts) == 1 else f" ({readout} readout)"),
@@ -121,8 +124,8 @@ def write_zoo_report(config: ZooConfig, *, partial: bool = False, title: str | N
 
 def _write_one(config: ZooConfig, plan: Plan, dspec: Any, readout: str, scores: dict[str, dict[str, Any]],
                results: dict[tuple[str, str, str], Any], regions: list[str], metric: str, neural: Any, folder: Path,
-               table: pd.DataFrame, missing: list[str], extra_figures: FigureHook | None,
-               more_figures: dict[str, tuple[Any, str]], title: str | None) -> dict[str, Any]:
+               table: pd.DataFrame, missing: list[str], figures: dict[str, tuple[Any, str]],
+               title: str | None) -> dict[str, Any]:
     """One dataset's report under one readout, in ``folder``."""
     from brainfit.compare import ComparisonSettings
     from brainfit.report import provenance, write_comparison, write_report
@@ -133,11 +136,9 @@ def _write_one(config: ZooConfig, plan: Plan, dspec: Any, readout: str, scores: 
     dropped = [f"{a} - {b}" for a, b in cmp.contrasts if (a, b) not in pairs]
     heatmaps = cmp.heatmaps if cmp.heatmaps is not None else len(models) <= MAX_HEATMAPS
     fits = {m: results[(m, dspec.id, regions[0])][1] for m in models} if heatmaps else {}  # one for all regions
-    extras = dict(extra_figures(dspec.id, plan)) if extra_figures is not None else {}
-    extras.update(more_figures)
     written = write_comparison(
         folder, scores, pairs=pairs, regions=regions, labels={m: plan.models[m]["label"] for m in models},
-        fits=fits, neural=neural, leaderboard_bootstrap=cmp.n_bootstrap, extra_figures=extras or None,
+        fits=fits, neural=neural, leaderboard_bootstrap=cmp.n_bootstrap, extra_figures=figures or None,
         settings=ComparisonSettings(metric=metric, n_permutations=cmp.n_permutations, n_bootstrap=cmp.n_bootstrap,
                                     seed=cmp.seed))
     rows = table[(table["dataset"] == dspec.id) & (table["readout"] == readout)]

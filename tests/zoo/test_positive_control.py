@@ -16,6 +16,9 @@ import pytest
 from brainfit.zoo import ZooConfig, run_zoo
 from brainfit.zoo.report import write_zoo_report
 
+# ~55 s on 2 cores (a zoo of three models with a latency grid and a grid of steps): run with `make test-slow`
+pytestmark = pytest.mark.slow
+
 LATE_MS = 150.0
 ACC, FF = "ff_small_wider_rgc_accumulator", "ff_small_wider_rgc"
 
