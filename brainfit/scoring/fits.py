@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from brainfit.assembly import PRESENTATION, stimulus_ids
-from brainfit.scoring.ceiling import split_half_ceiling
+from brainfit.assembly import PRESENTATION
+from brainfit.scoring.ceiling import _half_means, _trial_groups, split_half_masks
 
 from brainfit.mapping import AlphaEdges, CrossValidatedFit, RidgeMapping, Splits, alpha_edges
 from brainfit.scoring.features import _fit_problem, _identical_bins
@@ -35,7 +35,8 @@ def _reliable_sites(neural: xr.DataArray, ids: np.ndarray, folds: list[tuple[np.
     """(folds, N, T) sites that rank candidates (layers, latencies) on each outer training set.
 
     With single trials: the sites whose split-half ceiling *on that fold's training stimuli* is at
-    or above the threshold, so the test fold enters neither the scores nor the choice of sites.
+    or above the threshold (``n_splits`` random halves, Spearman-Brown corrected, as the ceiling),
+    so the test fold enters neither the scores nor the choice of sites.
     With a given ceiling (no trials to split): the sites it calls reliable, the same for every
     fold -- a property of the data, the same for every model. Without a ceiling: every site.
     """
@@ -44,17 +45,42 @@ def _reliable_sites(neural: xr.DataArray, ids: np.ndarray, folds: list[tuple[np.
         return np.ones((n_folds, N, T), dtype=bool)
     if ceiling_source == "given":
         return np.broadcast_to(np.nan_to_num(ceiling, nan=-np.inf) >= threshold, (n_folds, N, T)).copy()
-    sid = stimulus_ids(neural)
-    out = np.empty((n_folds, N, T), dtype=bool)
-    with warnings.catch_warnings():  # a small training set's few-stimuli warning is the scoring's to give
+    # the split halves of every stimulus are drawn once (a stimulus's half-means use its own trials
+    # only), then each training set correlates them over its own stimuli
+    group, rep = _trial_groups(neural, np.asarray(ids))
+    counts = np.bincount(group[group >= 0], minlength=len(ids))
+    masks = split_half_masks(group, rep, n_splits, seed)
+    values = np.asarray(neural.transpose(PRESENTATION, ...).values, dtype=np.float64).reshape(len(group), -1)
+    usable = counts >= 2
+    # (folds, stimuli) indicator of each training set's repeated stimuli: the sums a correlation over
+    # them needs are one matrix product per statistic and split
+    member = np.zeros((n_folds, len(ids)))
+    for k, (tr, _) in enumerate(folds):
+        member[k, np.asarray(tr)[usable[tr]]] = 1.0
+    n_use = member.sum(axis=1)
+    rs = np.empty((n_splits, n_folds, values.shape[1]))
+    for s in range(n_splits):
+        a, b = _half_means(values, group, masks[s], len(ids), np.maximum(counts // 2, 1))
+        sa, sb = member @ a, member @ b
+        cov = member @ (a * b) - sa * sb / n_use[:, None]
+        va = member @ (a * a) - sa * sa / n_use[:, None]
+        vb = member @ (b * b) - sb * sb / n_use[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rs[s] = cov / np.sqrt(va * vb)
+    out = np.ones((n_folds, N, T), dtype=bool)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        for k, (tr, _) in enumerate(folds):
-            part = neural.isel({PRESENTATION: np.isin(sid, ids[tr])})
-            try:
-                c = split_half_ceiling(part, n_splits=n_splits, seed=seed).values
-            except ValueError:  # too few repeated stimuli in this training set: rank on every site
-                c = np.full((N, T), np.inf)
-            out[k] = np.nan_to_num(c, nan=-np.inf) >= threshold
+        for k in range(n_folds):
+            use = member[k] > 0
+            if use.sum() < 3:  # too few repeated stimuli in this training set: rank on every site
+                continue
+            r = rs[:, k]
+            r = np.where(np.isfinite(r), r, np.nan)
+            all_nan = np.isnan(r).all(axis=0)
+            r_half = np.where(all_nan, np.nan, np.nanmean(np.where(all_nan, 0.0, r), axis=0))
+            sb_k = float(np.mean(1.0 / (counts[use] // 2)) / np.mean(1.0 / counts[use]))  # Spearman-Brown
+            c = sb_k * r_half / (1.0 + (sb_k - 1.0) * r_half)
+            out[k] = (np.nan_to_num(c, nan=-np.inf) >= threshold).reshape(N, T)
     return out
 
 
