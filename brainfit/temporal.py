@@ -128,11 +128,6 @@ class TemporalMap:
         return self.kind == "constant"
 
     @property
-    def chooses_latency(self) -> bool:
-        """True for a ``one_to_one`` map with a grid of latencies to choose from on training folds."""
-        return self.latencies_ms is not None
-
-    @property
     def choice(self) -> str | None:
         """What :func:`~brainfit.scoring.fit_and_score` chooses on training folds for this map:
         ``"latency_ms"`` (a latency grid), ``"step"`` (a grid of steps) or None."""

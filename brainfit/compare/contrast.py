@@ -12,7 +12,8 @@ Sites are not the only random factor: every site sees the same stimuli. So "sign
 ``significant_cluster`` column and a cluster's ``significant``) needs both the sign-flip test
 over sites and the stimulus-bootstrap CI of the difference to exclude 0 (:data:`SIGNIFICANCE_RULE`;
 the site test alone is ``significant_cluster_sites``). Bins where either model predicts nothing
-(every site's r exactly 0) are flagged (``zero_model``, ``zero_control``) and not tested.
+(every site's r exactly 0, or predictions constant within every test fold up to float32 rounding)
+are flagged (``zero_model``, ``zero_control``) and not tested.
 """
 
 from __future__ import annotations
@@ -162,8 +163,8 @@ def compare_models(a: xr.Dataset, b: xr.Dataset, settings: ComparisonSettings | 
                          "compare raw r (metric='r')")
     pa = paired_arrays(a, b, s.metric)
     T = len(pa.starts)
-    # a model that predicts nothing at all in a bin (every site's r exactly 0: its features are the
-    # same for every stimulus, e.g. an unrolled control after the image is gone) makes any contrast
+    # a model that predicts nothing at all in a bin (its features are the same for every stimulus,
+    # e.g. an unrolled control after the image is gone: _predicts_nothing) makes any contrast
     # with it trivially "significant": such bins are flagged and left out of the tests
     zero = {name: _predicts_nothing(ds) for name, ds in (("a", a), ("b", b))}
     untested = zero["a"] | zero["b"]

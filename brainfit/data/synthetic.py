@@ -257,12 +257,14 @@ def simulate(config: SyntheticConfig | None = None, *, latents: tuple[str, ...] 
         attrs=attrs,
     )
     latent = {}
+    # the static responses of the images, once for the latents built from them
+    st = gt.static_responses(images) if {"static", "belief"} & set(latents) else None
     for variant in latents:
         if variant == "static":
-            latent[variant] = _static_assembly(gt, images, ids, metadata)
+            latent[variant] = _static_assembly(gt, st, ids, metadata)
             continue
         if variant == "belief":
-            latent[variant] = _belief_assembly(gt, images, ids, metadata, starts, ends, world2)
+            latent[variant] = _belief_assembly(gt, st, ids, metadata, starts, ends, world2)
             continue
         if variant == "full":
             expected = lam
@@ -273,29 +275,31 @@ def simulate(config: SyntheticConfig | None = None, *, latents: tuple[str, ...] 
     return SyntheticRun(stimuli, neural, latent)
 
 
-def _static_assembly(gt: GroundTruth, images: np.ndarray, ids: list[str], metadata: dict) -> xr.DataArray:
+def _stimulus_coords(ids: list[str], metadata: dict) -> dict:
+    return {"stimulus_id": ("presentation", np.asarray(ids)),
+            **{c: ("presentation", np.asarray(v)) for c, v in metadata.items()}}
+
+
+def _static_assembly(gt: GroundTruth, st: dict, ids: list[str], metadata: dict) -> xr.DataArray:
     """The static oracle, one time step: the generator's static feedforward features (V4 drives, IT
     feedforward drives, object evidence) and the state its recurrent stage converges to *from that
     evidence alone* (world 1's belief at 260 ms: a static, nonlinear function of the feedforward
     evidence). Whatever a static model can hold about the image through the generator's own
     feedforward pass, this holds; world 2's later, recurrent-only evidence it does not."""
-    st = gt.static_responses(images)
     settled = gt.object_belief(st["evidence"], np.array([260.0]))[:, 0]
     values = np.concatenate([st["v4"], st["it_ff"], st["evidence"], settled], axis=1)[:, :, None]
     return xr.DataArray(
         values.astype(np.float64), dims=("presentation", "neuroid", "time_step"),
-        coords={"stimulus_id": ("presentation", np.asarray(ids)),
-                **{c: ("presentation", np.asarray(v)) for c, v in metadata.items()},
+        coords={**_stimulus_coords(ids, metadata),
                 "layer": ("neuroid", np.full(values.shape[1], "static")), "unit": ("neuroid", np.arange(values.shape[1])),
                 "time_step": ("time_step", [0])},
         attrs={"source": "synthetic generator, static oracle: feedforward features (V4 drives, IT feedforward "
                          "drives, object evidence) and the belief its recurrent stage settles to from that evidence"})
 
 
-def _belief_assembly(gt: GroundTruth, images: np.ndarray, ids: list[str], metadata: dict, starts: np.ndarray,
+def _belief_assembly(gt: GroundTruth, st: dict, ids: list[str], metadata: dict, starts: np.ndarray,
                      ends: np.ndarray, design: list[dict] | None) -> xr.DataArray:
     """The recurrent stage's belief over objects, averaged within each bin (presentation x object x time_bin)."""
-    st = gt.static_responses(images)
     late, delay = gt.late_evidence(design) if design is not None else (None, None)
     samples = [np.arange(a + 1.0, b, 2.0) for a, b in zip(starts, ends)]
     belief = gt.object_belief(st["evidence"], np.concatenate(samples), late, delay)
@@ -303,8 +307,7 @@ def _belief_assembly(gt: GroundTruth, images: np.ndarray, ids: list[str], metada
     values = np.stack([belief[:, lo:hi].mean(1) for lo, hi in zip(edges[:-1], edges[1:])], axis=2)
     return xr.DataArray(
         values, dims=("presentation", "neuroid", "time_bin"),
-        coords={"stimulus_id": ("presentation", np.asarray(ids)),
-                **{c: ("presentation", np.asarray(v)) for c, v in metadata.items()},
+        coords={**_stimulus_coords(ids, metadata),
                 "layer": ("neuroid", np.full(values.shape[1], "belief")), "unit": ("neuroid", np.arange(values.shape[1])),
                 "time_bin_start": ("time_bin", starts), "time_bin_end": ("time_bin", ends)},
         attrs={"source": "synthetic generator, belief state of the recurrent IT stage per bin"})
@@ -315,8 +318,7 @@ def _latent_assembly(expected: np.ndarray, ids: list[str], metadata: dict, neuro
     """Expected counts (stimulus, site, bin) as activations on the neural bins."""
     return xr.DataArray(
         expected.astype(np.float64), dims=("presentation", "neuroid", "time_bin"),
-        coords={"stimulus_id": ("presentation", np.asarray(ids)),
-                **{c: ("presentation", np.asarray(v)) for c, v in metadata.items()},
+        coords={**_stimulus_coords(ids, metadata),
                 "neuroid_id": ("neuroid", np.array([f"latent_{n}" for n in neuroid_ids])),
                 "layer": ("neuroid", np.full(len(neuroid_ids), "latent")),
                 "region": ("neuroid", np.asarray(regions)),

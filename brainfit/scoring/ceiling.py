@@ -157,11 +157,18 @@ def _split_half_core(values: np.ndarray, group: np.ndarray, rep: np.ndarray, n_g
         rs[s] = pearson_r(a, b, axis=0)
         if s < keep_halves:
             halves.append((a, b))
-    with np.errstate(invalid="ignore"):
-        r_half = np.nanmean(np.where(np.isnan(rs).all(axis=0), 0.0, rs), axis=0)
-    r_half = np.where(np.isnan(rs).all(axis=0), np.nan, r_half)
-    ceiling = k * r_half / (1.0 + (k - 1.0) * r_half)
+    r_half, ceiling = _combine_splits(rs, k)
     return {"r_half": r_half, "ceiling": ceiling, "k": k, "usable": usable, "halves": halves}
+
+
+def _combine_splits(rs: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """The mean split-half r over splits ``rs`` (n_splits, F) -- NaN where every split is NaN -- and
+    its Spearman-Brown ceiling with factor ``k`` (the trials of the average over those of a half)."""
+    all_nan = np.isnan(rs).all(axis=0)
+    with np.errstate(invalid="ignore"):
+        r_half = np.nanmean(np.where(all_nan, 0.0, rs), axis=0)
+    r_half = np.where(all_nan, np.nan, r_half)
+    return r_half, k * r_half / (1.0 + (k - 1.0) * r_half)
 
 
 def split_half_ceiling(neural: xr.DataArray, *, n_splits: int = 100, seed: int = 0) -> xr.DataArray:

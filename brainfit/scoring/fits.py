@@ -20,9 +20,8 @@ import numpy as np
 import xarray as xr
 
 from brainfit.assembly import PRESENTATION
-from brainfit.scoring.ceiling import _half_means, _trial_groups, split_half_masks
-
 from brainfit.mapping import AlphaEdges, CrossValidatedFit, RidgeMapping, Splits, alpha_edges
+from brainfit.scoring.ceiling import _combine_splits, _half_means, _trial_groups, split_half_masks
 from brainfit.scoring.features import _fit_problem, _identical_bins
 from brainfit.scoring.selection import _inner_fold_scores, _loo_scores, region_criterion
 
@@ -74,12 +73,8 @@ def _reliable_sites(neural: xr.DataArray, ids: np.ndarray, folds: list[tuple[np.
             use = member[k] > 0
             if use.sum() < 3:  # too few repeated stimuli in this training set: rank on every site
                 continue
-            r = rs[:, k]
-            r = np.where(np.isfinite(r), r, np.nan)
-            all_nan = np.isnan(r).all(axis=0)
-            r_half = np.where(all_nan, np.nan, np.nanmean(np.where(all_nan, 0.0, r), axis=0))
-            sb_k = float(np.mean(1.0 / (counts[use] // 2)) / np.mean(1.0 / counts[use]))  # Spearman-Brown
-            c = sb_k * r_half / (1.0 + (sb_k - 1.0) * r_half)
+            sb = float(np.mean(1.0 / (counts[use] // 2)) / np.mean(1.0 / counts[use]))  # Spearman-Brown
+            _, c = _combine_splits(np.where(np.isfinite(rs[:, k]), rs[:, k], np.nan), sb)
             out[k] = (np.nan_to_num(c, nan=-np.inf) >= threshold).reshape(N, T)
     return out
 
@@ -111,10 +106,6 @@ class _Fitted:
     edges: dict[str, AlphaEdges]
 
 
-def _is_ridge(mapping: Any) -> bool:
-    return isinstance(mapping, RidgeMapping)
-
-
 def _fit_layers(setup: _FitSetup, values: np.ndarray, shared: bool, bar: Any) -> _Fitted:
     """Fit every layer on per-bin features ``values`` (n, F, T, or T=1 when ``shared``)."""
     Y, folds, mapping = setup.Y, setup.folds, setup.mapping
@@ -140,7 +131,7 @@ def _fit_layers(setup: _FitSetup, values: np.ndarray, shared: bool, bar: Any) ->
             fitter = CrossValidatedFit(mapping, X, warn_alpha_edges=False)  # one kernel for outer and inner folds;
             # the alpha-grid edges of every fit are summarised in one warning by the caller. A shared
             # readout's rows are (stimulus, bin): its alphas are chosen leaving out whole stimuli
-            stimulus_of_row = (np.tile(np.arange(n), T) if setup.shared_across_bins and _is_ridge(mapping)
+            stimulus_of_row = (np.tile(np.arange(n), T) if setup.shared_across_bins and isinstance(mapping, RidgeMapping)
                                else None)
             p, info = fitter.predict(Yg, fit_folds, groups=stimulus_of_row)
             if setup.shared_across_bins:

@@ -291,8 +291,8 @@ def fit_and_score(
     # a map with a grid (latencies, or a constant map's steps) is chosen on training folds
     choice = getattr(temporal_map, "choice", None)
     grid = choice is not None
-    values_of, candidates = (zip(*temporal_map.candidates()) if grid else ([None], [temporal_map]))
-    values_of, candidates = list(values_of), list(candidates)
+    pairs = temporal_map.candidates() if grid else [(None, temporal_map)]
+    values_of, candidates = [v for v, _ in pairs], [m for _, m in pairs]
     mapped, shared = _features_per_bin(activations, avg, candidates[0])
     if splits is None:
         splits = make_splits(avg, n_folds=10, seed=cfg.seed)

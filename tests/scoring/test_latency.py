@@ -80,7 +80,7 @@ def test_a_grid_map_is_never_applied_by_itself_and_its_candidates_blank_uncovere
     ids, signal, region, acts, rng = world(n=20)
     neural = trials(ids, signal, region, rng)
     grid = TemporalMap.from_dict({"kind": "one_to_one", "latency_ms": [0, 10, 100]})
-    assert grid.chooses_latency and grid.latencies_ms == (0.0, 10.0, 100.0)
+    assert grid.choice == "latency_ms" and grid.latencies_ms == (0.0, 10.0, 100.0)
     assert TemporalMap.from_dict(grid.to_dict()) == grid
     with pytest.raises(ValueError, match="chosen on training folds"):
         grid(acts, neural)
